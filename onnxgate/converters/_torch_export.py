@@ -1053,7 +1053,8 @@ def _exact_symbolics() -> Iterator[None]:
     (:func:`_atan2_symbolic`), ``aten::cdist`` (:func:`_cdist_symbolic`), ``aten::softplus``
     (:func:`_softplus_symbolic`), ``aten::log1p`` and ``aten::expm1`` (:func:`_log1p_symbolic`; the exporter has
     no expm1), ``aten::rms_norm`` (:func:`_rms_norm_symbolic`; the exporter has none), ``aten::cummax`` and
-    ``aten::cummin`` (:func:`_running_extreme_symbolic`; the exporter has neither). Registered for the
+    ``aten::cummin`` (:func:`_running_extreme_symbolic`; the exporter has neither), ``aten::cumsum``
+    (:func:`_cumsum_symbolic`; it summed a bool tensor in a CumSum, which no opset allows). Registered for the
     export only, one thread at a time: the registry is torch's, shared with the user's own exports, and a user's own
     translation of one of them stays theirs."""
     import torch
@@ -1064,7 +1065,8 @@ def _exact_symbolics() -> Iterator[None]:
         "aten::softplus": _softplus_symbolic, "aten::log1p": _log1p_symbolic, "aten::expm1": _expm1_symbolic,
         "aten::rms_norm": _rms_norm_symbolic,
         "aten::cummax": functools.partial(_running_extreme_symbolic, largest=True),
-        "aten::cummin": functools.partial(_running_extreme_symbolic, largest=False)}
+        "aten::cummin": functools.partial(_running_extreme_symbolic, largest=False),
+        "aten::cumsum": _cumsum_symbolic}
     registry = _symbolic_registry()
     with _SYMBOLICS_LOCK:
         # each at 9 and at every opset torch has its own version for: an override at 9 lost to torch's
@@ -1142,6 +1144,32 @@ def _expm1_symbolic(g: Any, x: Any) -> Any:
     if _opset_being_written() < 9:  # no Where; the refusal names 9 (:func:`_export_error`)
         raise torch.onnx.errors.UnsupportedOperatorError("aten::expm1", _opset_being_written(), 9)
     return _elementwise_symbolic(g, x, exact_expm1)
+
+
+def _cumsum_symbolic(g: Any, x: Any, dim: Any, dtype: Any = None) -> Any:
+    """``torch.cumsum(x, dim, dtype)`` summed in the type torch sums in: ``dtype`` when given, else int64 for a
+    bool or integer ``x``, else ``x``'s own. The exporter cast only to a ``dtype`` it could not read as a constant
+    and summed every other ``x`` as it came: ``(x > 0).cumsum(1)`` (a count of positives, int64 in torch) was a
+    CumSum of a bool, which no opset of CumSum takes (validate failed model_wellformed and operators_supported at
+    opsets 11-17, with convert silent; int8 and uint8 alike), and an int32 cumsum answered int32 where torch
+    answers int64. Below opset 11 (no CumSum) refused naming 11 (torch's own refusal said "try opset 18")."""
+    import torch
+    from torch.onnx._internal.torchscript_exporter import _type_utils, symbolic_helper
+
+    if _opset_being_written() < 11:
+        raise torch.onnx.errors.UnsupportedOperatorError("aten::cumsum", _opset_being_written(), 11)
+    axis = symbolic_helper._get_const(dim, "i", "dim")
+    kind = _type_utils.JitScalarType.from_value(x, _type_utils.JitScalarType.UNDEFINED)
+    if dtype is not None and not symbolic_helper._is_none(dtype):
+        want: Any = _type_utils.JitScalarType(symbolic_helper._get_const(dtype, "i", "dtype"))
+    elif kind != _type_utils.JitScalarType.UNDEFINED and not (kind.dtype().is_floating_point
+                                                              or kind.dtype().is_complex):  # bool too
+        want = _type_utils.JitScalarType.INT64
+    else:
+        want = kind
+    if want != kind and want != _type_utils.JitScalarType.UNDEFINED:
+        x = g.op("Cast", x, to_i=want.onnx_type())
+    return g.op("CumSum", x, g.op("Constant", value_t=torch.tensor(axis, dtype=torch.int64)))
 
 
 def _rms_norm_symbolic(g: Any, x: Any, normalized_shape: Any, weight: Any, eps: Any) -> Any:

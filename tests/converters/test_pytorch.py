@@ -1786,6 +1786,39 @@ def test_logcumsumexp_at_opset_18_is_warned_and_caught_on_a_wide_range() -> None
     assert not og.validate(conv, reference=_RunningLogSum(), data=x * 200).passed
 
 
+class _RunningCount(torch.nn.Module):
+    def __init__(self, dtype: Any = None, cast: Any = None) -> None:
+        super().__init__()
+        self.dtype, self.cast = dtype, cast
+
+    def forward(self, x: Any) -> Any:
+        counted = (x > 0) if self.cast is None else (x * 10).to(self.cast)
+        return counted.cumsum(1) if self.dtype is None else torch.cumsum(counted, 1, dtype=self.dtype)
+
+
+@pytest.mark.parametrize("opset", [11, 17, 18])
+@pytest.mark.parametrize(("dtype", "cast", "answered"), [
+    (None, None, np.int64), (torch.int32, None, np.int32), (None, torch.int32, np.int64),
+    (None, torch.int8, np.int64)])
+def test_cumsum_of_a_bool_or_small_integer_answers_as_torch(opset: int, dtype: Any, cast: Any,
+                                                            answered: Any) -> None:
+    # (x > 0).cumsum(1) was a CumSum of a bool below opset 18, which no CumSum takes: convert was silent and
+    # validate failed model_wellformed and operators_supported (int8 alike); an int32 cumsum answered int32
+    torch.manual_seed(0)
+    model, x = _RunningCount(dtype, cast).eval(), torch.randn(6, 5)
+    conv = og.convert(model, x, opset=opset)
+    assert og.validate(conv, reference=model, data=x.numpy()).passed
+    got = _session(conv.model).run(None, {conv.signature.input_names[0]: x.numpy()})[0]
+    assert got.dtype == answered
+    np.testing.assert_array_equal(got, model(x).numpy())
+
+
+def test_cumsum_below_opset_11_is_sent_to_opset_11() -> None:
+    # the refusal said "try opset 18 or higher" though the TorchScript exporter writes CumSum from opset 11
+    with pytest.raises(og.UnsupportedModelError, match="try opset 11 or higher"):
+        og.convert(_RunningCount(), torch.randn(6, 5), opset=10)
+
+
 class _RunningProduct(torch.nn.Module):
     def forward(self, x: Any) -> Any:
         return torch.cumprod(x, dim=1)
