@@ -690,13 +690,15 @@ def reference_agrees(run_reference: Callable[[Any], Any], ref_feeds: Mapping[str
 def with_tree_flips(result: CheckResult, finding: tuple[str, dict[str, Any]] | None) -> CheckResult:
     """``result`` (a failed parity) saying which of its rows are tree flips
     (:func:`onnxgate.validators.tree_flips.tree_flip_finding`), in its message and ``details["tree_flips"]``; where
-    every row scored again is one, without the unmeasured precision hint it replaces."""
+    every row scored again is one, without the unmeasured precision hint it replaces (kept where those are only the
+    worst of the rows that differ, ``evidence["of_rows"]``: the others were not looked at)."""
     if finding is None:
         return result
     sentence, evidence = finding
     message, details = result.message, dict(result.details)
     earlier = details.get("precision_hint")
-    if earlier and evidence["flips"] == evidence["rows"] and message.endswith(f". {earlier}"):
+    if (earlier and evidence["flips"] == evidence["rows"] and "of_rows" not in evidence
+            and message.endswith(f". {earlier}")):
         # every row that differs is a flip: "the conversion itself may be wrong" (rows broader than rounding) is not
         message = message[: -len(f". {earlier}")]
         del details["precision_hint"]

@@ -92,7 +92,7 @@ def _steps(near: Any, x: Any) -> Any:
 
 def tree_flip_finding(model: Any, trees: Sequence[TreeRead], feeds: Mapping[str, Any],
                       rows: Sequence[int], agree: Callable[[Sequence[Any], Sequence[int]], Any],
-                      ) -> tuple[str, dict[str, Any]] | None:
+                      worst_of: int | None = None) -> tuple[str, dict[str, Any]] | None:
     """Why the rows that differ (``feeds``: those rows, ``rows``: their numbers in the data) differ, where a value a
     tree reads sits on one of its thresholds (:data:`FLIP_ULPS`) and the file answers what the reference answers once
     that value is moved one step across the threshold; None when no row does, or they cannot be scored again.
@@ -103,7 +103,10 @@ def tree_flip_finding(model: Any, trees: Sequence[TreeRead], feeds: Mapping[str,
 
     The sentence names the rows, the nearest split of the first one and what can be done, which depends on what the
     file records of its precision (``onnxgate.precision``): a graph computing in the reference's type adds in another
-    order, which no setting reproduces bit for bit."""
+    order, which no setting reproduces bit for bit.
+
+    ``worst_of``: ``rows`` are only the worst of this many rows that differ, those the evidence keeps with their
+    inputs (Spark's driver holds no others), and the sentence says so."""
     import numpy as np
     import onnx
 
@@ -144,12 +147,12 @@ def tree_flip_finding(model: Any, trees: Sequence[TreeRead], feeds: Mapping[str,
     flipped = _moved_across(model, values, feeds, near_ones, agree)
     if not flipped:
         return None
-    return _sentence(model, trees, values, rows, best, flipped, sum(1 for n in near_ones if n))
+    return _sentence(model, trees, values, rows, best, flipped, sum(1 for n in near_ones if n), worst_of)
 
 
 def _sentence(model: Any, trees: Sequence[TreeRead], values: Mapping[str, Any], rows: Sequence[int],
               best: Sequence[tuple[float, str, int, float, float]], flipped: Sequence[int],
-              near: int) -> tuple[str, dict[str, Any]]:
+              near: int, worst_of: int | None = None) -> tuple[str, dict[str, Any]]:
     ops = list(dict.fromkeys(op for t in trees for op in t.ops))
     kinds = sorted({str(values[t.fed].dtype) for t in trees})
     kind = " or ".join(kinds)
@@ -157,8 +160,13 @@ def _sentence(model: Any, trees: Sequence[TreeRead], values: Mapping[str, Any], 
                                                              else "")
     steps, label, feature, value, threshold = best[flipped[0]]
     again = " (those scored again)" if len(rows) >= FLIP_ROWS else ""
+    counted = f"{len(rows)} rows that differ{again} (rows {shown})"
+    if worst_of is not None and worst_of > len(rows):
+        # validate on Spark: the driver holds the worst rows with their inputs, never the others
+        counted = (f"{len(rows)} rows that differ most (of the {worst_of} that differ: the rows the evidence keeps "
+                   f"with their inputs; rows {shown})")
     sentence = (
-        f"{len(flipped)} of the {len(rows)} rows that differ{again} (rows {shown}) are tree flips: a value the trees "
+        f"{len(flipped)} of the {counted} are tree flips: a value the trees "
         f"read sits within {FLIP_ULPS} {kind} steps (at the largest value of its feature among these rows) of a split "
         f"(row {rows[flipped[0]]}: node {label!r} feature {feature} = {value!r}, threshold {threshold!r}, {steps:g} "
         f"steps), and moved one step across it, the file answers what the reference answers: the {', '.join(ops)} "
@@ -186,6 +194,7 @@ def _sentence(model: Any, trees: Sequence[TreeRead], values: Mapping[str, Any], 
     sentence += (". Rows right on a split are mostly the trees' own training rows (a HistGradientBoosting's "
                  "thresholds are often values of them): validate on held-out rows, which rarely flip")
     return sentence, {"rows": len(rows), "on_split": near, "flips": len(flipped), "max_steps": FLIP_ULPS,
+                      **({"of_rows": worst_of} if worst_of is not None and worst_of > len(rows) else {}),
                       "examples": [{"row": rows[i], "node": best[i][1], "feature": best[i][2], "value": best[i][3],
                                     "threshold": best[i][4], "steps": best[i][0]} for i in flipped[:10]]}
 
