@@ -1065,11 +1065,11 @@ class _ScoringCost:
 
     def add(self, seconds: float) -> None:
         """Count a scoring call that took ``seconds``."""
-        with self._lock:
+        with self._lock:  # set under the lock: a fast call's verdict written after a slow one's would let it inline
             self._times.append(seconds)
             ordered = sorted(self._times)
-        others = ordered[-2] if len(ordered) > 1 else ordered[-1]  # the slowest but one
-        self.fast = others <= INLINE_MAX_SECONDS and ordered[-1] <= OUTLIER_MAX_SECONDS
+            others = ordered[-2] if len(ordered) > 1 else ordered[-1]  # the slowest but one
+            self.fast = others <= INLINE_MAX_SECONDS and ordered[-1] <= OUTLIER_MAX_SECONDS
 
 
 class ScoringApp:

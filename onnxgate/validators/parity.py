@@ -518,9 +518,15 @@ def check_prediction_parity(
     if not result.passed and rounded is not None and user_values is not None:
         result = with_rounding_measured(result, rounded, narrowed_type(signature, user_values))
     if not result.passed and flip_rows:
+        # the rows that differ beyond those kept (each output keeps the first MISMATCH_INDEX_LIMIT; FLIP_ROWS scored
+        # again): said, so that flips among the first do not stand for the rest
+        kept = {i for acc in accs for i in acc.indices}
+        differ = max(len(kept) + any(acc.mismatched_rows > len(acc.indices) for acc in accs),
+                     *(acc.mismatched_rows for acc in accs))
         result = with_tree_flips(result, tree_flip_finding(
             proto, trees, joined_rows(flip_feeds), flip_rows,
-            reference_agrees(run_reference, joined_rows(flip_ref_feeds), signature, tolerances)))
+            reference_agrees(run_reference, joined_rows(flip_ref_feeds), signature, tolerances), worst_of=differ,
+            first=True))
     reordered = class_order_finding(proto, reference_classes(reference))
     if reordered is not None:  # whatever rows the data holds: a table reordered passed on rows of one class
         return with_class_order(result, reordered)

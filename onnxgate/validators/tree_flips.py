@@ -92,7 +92,7 @@ def _steps(near: Any, x: Any) -> Any:
 
 def tree_flip_finding(model: Any, trees: Sequence[TreeRead], feeds: Mapping[str, Any],
                       rows: Sequence[int], agree: Callable[[Sequence[Any], Sequence[int]], Any],
-                      worst_of: int | None = None) -> tuple[str, dict[str, Any]] | None:
+                      worst_of: int | None = None, first: bool = False) -> tuple[str, dict[str, Any]] | None:
     """Why the rows that differ (``feeds``: those rows, ``rows``: their numbers in the data) differ, where a value a
     tree reads sits on one of its thresholds (:data:`FLIP_ULPS`) and the file answers what the reference answers once
     that value is moved one step across the threshold; None when no row does, or they cannot be scored again.
@@ -106,7 +106,9 @@ def tree_flip_finding(model: Any, trees: Sequence[TreeRead], feeds: Mapping[str,
     order, which no setting reproduces bit for bit.
 
     ``worst_of``: ``rows`` are only the worst of this many rows that differ, those the evidence keeps with their
-    inputs (Spark's driver holds no others), and the sentence says so."""
+    inputs (Spark's driver holds no others), and the sentence says so; ``first``: ``rows`` are the first of them (local
+    validate keeps the numbers of the first rows that differ). Where rows differ that are not flips, or were not scored
+    again, the sentence does not advise setting the flips aside: those rows may be a wrong conversion."""
     import numpy as np
     import onnx
 
@@ -147,12 +149,12 @@ def tree_flip_finding(model: Any, trees: Sequence[TreeRead], feeds: Mapping[str,
     flipped = _moved_across(model, values, feeds, near_ones, agree)
     if not flipped:
         return None
-    return _sentence(model, trees, values, rows, best, flipped, sum(1 for n in near_ones if n), worst_of)
+    return _sentence(model, trees, values, rows, best, flipped, sum(1 for n in near_ones if n), worst_of, first)
 
 
 def _sentence(model: Any, trees: Sequence[TreeRead], values: Mapping[str, Any], rows: Sequence[int],
               best: Sequence[tuple[float, str, int, float, float]], flipped: Sequence[int],
-              near: int, worst_of: int | None = None) -> tuple[str, dict[str, Any]]:
+              near: int, worst_of: int | None = None, first: bool = False) -> tuple[str, dict[str, Any]]:
     ops = list(dict.fromkeys(op for t in trees for op in t.ops))
     kinds = sorted({str(values[t.fed].dtype) for t in trees})
     kind = " or ".join(kinds)
@@ -161,7 +163,12 @@ def _sentence(model: Any, trees: Sequence[TreeRead], values: Mapping[str, Any], 
     steps, label, feature, value, threshold = best[flipped[0]]
     again = " (those scored again)" if len(rows) >= FLIP_ROWS else ""
     counted = f"{len(rows)} rows that differ{again} (rows {shown})"
-    if worst_of is not None and worst_of > len(rows):
+    unseen = worst_of is not None and worst_of > len(rows)
+    if unseen and first:
+        # local validate keeps the numbers of the first rows that differ (MISMATCH_INDEX_LIMIT a output), not all
+        counted = (f"first {len(rows)} rows that differ (of at least {worst_of}; the others were not scored again: "
+                   f"rows {shown})")
+    elif unseen:
         # validate on Spark: the driver holds the worst rows with their inputs, never the others
         counted = (f"{len(rows)} rows that differ most (of the {worst_of} that differ: the rows the evidence keeps "
                    f"with their inputs; rows {shown})")
@@ -191,12 +198,23 @@ def _sentence(model: Any, trees: Sequence[TreeRead], values: Mapping[str, Any], 
             + ("; precision='float64' computes them in double, which the reference does not do either (on a PCA "
                "before a HistGradientBoosting it moved more rows)" if precision == "float32" else "")
         )
+    if len(flipped) < len(rows) or unseen:
+        # rows that differ for another reason, or rows not looked at: advice to set the flips aside would have a user
+        # dismiss them too (a leaf edited by 3 broke 33 rows behind 100 flips, and the message said only flips)
+        sentence += ". The rows that are not tree flips, or were not scored again, may be a wrong conversion"
+        return sentence, _evidence(rows, near, flipped, best, worst_of)
     sentence += (". Rows right on a split are mostly the trees' own training rows (a HistGradientBoosting's "
                  "thresholds are often values of them): validate on held-out rows, which rarely flip")
-    return sentence, {"rows": len(rows), "on_split": near, "flips": len(flipped), "max_steps": FLIP_ULPS,
-                      **({"of_rows": worst_of} if worst_of is not None and worst_of > len(rows) else {}),
-                      "examples": [{"row": rows[i], "node": best[i][1], "feature": best[i][2], "value": best[i][3],
-                                    "threshold": best[i][4], "steps": best[i][0]} for i in flipped[:10]]}
+    return sentence, _evidence(rows, near, flipped, best, worst_of)
+
+
+def _evidence(rows: Sequence[int], near: int, flipped: Sequence[int],
+              best: Sequence[tuple[float, str, int, float, float]], worst_of: int | None) -> dict[str, Any]:
+    """The finding's record (``details["tree_flips"]``): counts and the first ten flips' splits."""
+    return {"rows": len(rows), "on_split": near, "flips": len(flipped), "max_steps": FLIP_ULPS,
+            **({"of_rows": worst_of} if worst_of is not None and worst_of > len(rows) else {}),
+            "examples": [{"row": rows[i], "node": best[i][1], "feature": best[i][2], "value": best[i][3],
+                          "threshold": best[i][4], "steps": best[i][0]} for i in flipped[:10]]}
 
 
 def _moved_across(model: Any, values: Mapping[str, Any], feeds: Mapping[str, Any],
