@@ -794,7 +794,7 @@ def _with_worst_tree_flips(result: CheckResult, proto: Any, accs: list[Any], par
     import numpy as np
 
     from onnxgate.signature import Signature, numpy_dtype_for
-    from onnxgate.validators.parity import _differ, with_tree_flips
+    from onnxgate.validators.parity import values_differ, with_tree_flips
     from onnxgate.validators.reference import maps_to_array, side_by_side
     from onnxgate.validators.tree_flips import computed_tree_inputs, tree_flip_finding
 
@@ -857,7 +857,7 @@ def _with_worst_tree_flips(result: CheckResult, proto: Any, accs: list[Any], par
                 expected = np.asarray(expected)
                 if expected.size != ours[k].size:
                     continue
-                ok[k] &= not _differ(expected, ours[k], mode == "exact", atol, rtol)
+                ok[k] &= not values_differ(expected, ours[k], mode == "exact", atol, rtol)
                 compared[k] = True
         return ok & compared
 

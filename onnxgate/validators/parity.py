@@ -703,9 +703,10 @@ def with_tree_flips(result: CheckResult, finding: tuple[str, dict[str, Any]] | N
     sentence, evidence = finding
     message, details = result.message, dict(result.details)
     earlier = details.get("precision_hint")
-    if (earlier and evidence["flips"] == evidence["rows"] and "of_rows" not in evidence
-            and message.endswith(f". {earlier}")):
-        # every row that differs is a flip: "the conversion itself may be wrong" (rows broader than rounding) is not
+    if (earlier and "the conversion itself may be wrong" in earlier and evidence["flips"] == evidence["rows"]
+            and "of_rows" not in evidence and message.endswith(f". {earlier}")):
+        # every row that differs is a flip: "the conversion itself may be wrong" (rows broader than rounding) is not;
+        # another hint stays (a double file fed float32 rows: 'convert with a float32 sample' is the fix)
         message = message[: -len(f". {earlier}")]
         del details["precision_hint"]
     return CheckResult(result.name, False, f"{message.rstrip('.')}. {sentence}",
@@ -1539,7 +1540,7 @@ def rows_alone_disagree(
                 continue  # no axis of rows (a value for the whole batch): outputs_one_value_per_row's case
             expected = np.take(batch, [row], axis=axes[0])
             atol, rtol, mode = tolerances[spec.name]
-            if _differ(expected, single_out, mode == "exact", max(atol, ROWS_ALONE_FLOOR[0]),
+            if values_differ(expected, single_out, mode == "exact", max(atol, ROWS_ALONE_FLOOR[0]),
                        max(rtol, ROWS_ALONE_FLOOR[1])):
                 return (f"output {spec.name!r} of row {row}{rows_of} is {_brief(single_out)} scored alone and "
                         f"{_brief(expected)} in a batch of {rows} rows: the model's answer for a row depends on "
@@ -2256,7 +2257,7 @@ def _differences(expected: Any, actual: Any, exact: bool, atol: float, rtol: flo
                               infinities_compare_equal=True).mismatch
 
 
-def _differ(expected: Any, actual: Any, exact: bool, atol: float, rtol: float) -> bool:
+def values_differ(expected: Any, actual: Any, exact: bool, atol: float, rtol: float) -> bool:
     """Whether a row's answers differ (:func:`_differences`)."""
     import numpy as np
 

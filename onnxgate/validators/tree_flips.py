@@ -48,9 +48,15 @@ def computed_tree_inputs(model: Any) -> list[TreeRead]:
     from onnxgate.validators.search.trees import tree_reads
 
     graph = model.graph
+    if not any(node.op_type.startswith("TreeEnsemble") for node in graph.node):
+        return []  # reading the graph's constants would read every weight (of a model held without them: raised)
     producers = {out: node for node in graph.node for out in node.output}
     found = []
-    for node, fed, thresholds in tree_reads(graph):
+    try:
+        reads = tree_reads(graph)
+    except Exception:  # the explanation is evidence, not a check: a graph it cannot read gets none
+        return []
+    for node, fed, thresholds in reads:
         ops: list[str] = []
         todo, seen = [fed], set()
         while todo:
