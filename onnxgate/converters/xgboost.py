@@ -170,6 +170,22 @@ def _learner(model: Any) -> dict[str, Any]:
     return dict(json.loads(_booster(model).save_config())["learner"])
 
 
+def _vector_leaves(model: Any, learner: Mapping[str, Any]) -> bool:
+    """Whether the model's trees hold a vector per leaf (``multi_strategy='multi_output_tree'``), read from its
+    first round's first tree: a model file read back records ``one_output_per_tree`` in its configuration
+    whatever it was trained with. Only a model of several classes or targets can hold them."""
+    import json
+
+    params = learner.get("learner_model_param", {})
+    if int(str(params.get("num_class", "0")) or 0) < 2 and int(str(params.get("num_target", "1")) or 1) < 2:
+        return False
+    booster = _booster(model)
+    if booster.num_boosted_rounds() == 0:
+        return False
+    trees = json.loads(booster[:1].save_raw("json"))["learner"]["gradient_booster"]["model"]["trees"]
+    return any(int(str(t.get("tree_param", {}).get("size_leaf_vector", "1")) or 1) > 1 for t in trees)
+
+
 def objective_of(model: Any, learner: Mapping[str, Any] | None = None) -> str:
     """The objective's name as XGBoost saved it (``"binary:logistic"``...); ``learner``: the saved
     configuration's, when it is already read."""
@@ -298,6 +314,18 @@ class XGBoostConverter(BoostingConverter):
             raise UnsupportedModelError(
                 f"XGBoost booster {kind!r} is not supported: onnxmltools converts booster='gbtree' models only "
                 "(dart weighs its trees by its dropout, gblinear has no trees). Train with booster='gbtree'.",
+                framework=self.framework,
+            )
+        strategy = str(learner.get("learner_train_param", {}).get("multi_strategy", "one_output_per_tree"))
+        if strategy == "one_output_per_tree" and _vector_leaves(model, learner):
+            strategy = "multi_output_tree"  # a model file read back says the default: its trees tell
+        if strategy != "one_output_per_tree":
+            # vector-leaf trees: onnxmltools reads the trees' dump, which XGBoost refuses for them ("Check failed:
+            # !with_stats: Tree dump with statistic support for multi-target tree is not yet implemented")
+            raise UnsupportedModelError(
+                f"XGBoost multi_strategy={strategy!r} is not supported: its trees hold a vector of values per "
+                "leaf, one per class or target, which onnxmltools cannot read (XGBoost has no dump of them). "
+                "Train with multi_strategy='one_output_per_tree' (the default).",
                 framework=self.framework,
             )
         targets = int(str(learner.get("learner_model_param", {}).get("num_target", "1")) or 1)

@@ -646,3 +646,30 @@ def test_an_xgboost_integer_category_unseen_in_training_is_refused_as_xgboost_re
         og.validate(conv, target="container", reference=model, data=rows)
     with pytest.raises(og.InvalidDataError, match=refused):
         as_feeds(rows, conv.signature)
+
+
+# --- settings found by an outside-style audit (helper-391) -------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["alone", "pipeline", "file"])
+def test_an_xgboost_multi_output_tree_model_is_refused_naming_the_setting(how: str, tmp_path: Path) -> None:
+    """Vector-leaf trees: the refusal was XGBoost's own C++ check passed through ('onnxmltools could not convert
+    XGBClassifier: [21:33:09] /workspace/src/tree/tree_model.cc:779: Check failed: !with_stats ...')."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _data("iris")
+    model = xgboost.XGBClassifier(multi_strategy="multi_output_tree", tree_method="hist", n_estimators=2,
+                                  max_depth=2, n_jobs=1)
+    subject: Any = model
+    if how == "pipeline":
+        subject = make_pipeline(StandardScaler(), model)
+    subject.fit(X, y)
+    if how == "file":
+        model.save_model(tmp_path / "m.json")
+        subject = xgboost.Booster(model_file=str(tmp_path / "m.json"))
+    refusal = r"multi_strategy='multi_output_tree'.*one_output_per_tree"
+    with pytest.raises(og.UnsupportedModelError, match=refusal) as err:
+        og.convert(subject, X[:5])
+    assert "tree_model.cc" not in str(err.value)
+
