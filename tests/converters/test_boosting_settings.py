@@ -673,3 +673,19 @@ def test_an_xgboost_multi_output_tree_model_is_refused_naming_the_setting(how: s
         og.convert(subject, X[:5])
     assert "tree_model.cc" not in str(err.value)
 
+
+def test_a_lightgbm_text_label_classifier_of_float32_rows_converts_validates_and_runs_for_sql_edge() -> None:
+    """An opset-8 file (float32 rows) is IR 3 for sql-edge-2.0, whose initializers are graph inputs: the rewrite's
+    constants were not, and convert failed ('adapting the model for PREDICT produced a graph the ONNX checker
+    rejects: one in initializer but not in graph input. Please report this with the model')."""
+    X, y = _data("iris")
+    labels = np.array(["setosa", "versicolor", "virginica"])[y]
+    model = lightgbm.LGBMClassifier(n_estimators=3, num_leaves=4, verbose=-1, n_jobs=1).fit(X, labels)
+    conv = og.convert(model, X[:5], target="sql-edge-2.0")
+    assert [i.name for i in conv.signature.inputs] == ["f0", "f1", "f2", "f3"]  # no constant to feed
+    report = og.validate(conv, target="sql-edge-2.0", reference=model, data=X)
+    assert report.passed, str(report)
+    out = dict(zip(conv.signature.output_names, _run(conv, X)))
+    proba = model.predict_proba(X)
+    for k, name in enumerate(["setosa", "versicolor", "virginica"]):
+        np.testing.assert_allclose(out[f"p_{name}"].ravel(), proba[:, k], atol=1e-5)
