@@ -151,6 +151,15 @@ def hist_category_codes(model: Any, sample: Any) -> Any:
                     and getattr(getattr(sample[c].dtype, "numpy_dtype", None), "kind", "?") in tuple("iufb")]
         if nullable:
             sample = sample.astype(dict.fromkeys(nullable, "float64"))
+    # float32 rows are fitted on as float64: the codes' categories are float64, and two a float32 column cannot
+    # tell apart (16777216.0, 16777217.0) were refused as 'the predefined categories contain duplicate elements'
+    if hasattr(sample, "columns"):
+        narrow = [c for c in sample.columns if getattr(sample[c].dtype, "kind", "?") == "f"
+                  and sample[c].dtype.itemsize < 8]
+        if narrow:
+            sample = sample.astype(dict.fromkeys(narrow, "float64"))
+    elif getattr(getattr(sample, "dtype", None), "kind", "?") == "f" and sample.dtype.itemsize < 8:
+        sample = np.asarray(sample, dtype=np.float64)
     front = ColumnTransformer(parts, sparse_threshold=0).fit(sample)
     return Pipeline([("onnxgate_category_codes", front), (type(model).__name__.lower(), model)])
 
@@ -445,6 +454,44 @@ def imputed_missing_text(model: Any) -> dict[str, str]:
             if isinstance(column, str) and isinstance(value, str) and read.count(column) == 1:
                 found[column] = value
     return found
+
+
+#: How many groups of colliding categories :func:`float32_category_collisions` names.
+COLLISIONS_SHOWN = 3
+
+
+def float32_category_collisions(model: Any) -> list[str]:
+    """Each group of a fitted encoder's number categories that are distinct float64 values and one float32 value
+    (``"16777216.0 and 16777217.0 (HistGradientBoostingClassifier, feature 1)"``), the first
+    :data:`COLLISIONS_SHOWN`: a float32 file reads the rows and the categories in float32, and scores those
+    categories as one (scikit-learn's OrdinalEncoder, OneHotEncoder, TargetEncoder, a HistGradientBoosting
+    model's own categories)."""
+    import numpy as np
+
+    found: list[str] = []
+    for est in sub_estimators(model):
+        name = type(est).__name__
+        owned: list[tuple[Any, Any]] = []  # (feature, categories)
+        if _hist_with_categories(est):
+            encoder = getattr(getattr(est, "_preprocessor", None), "named_transformers_", {}).get("encoder")
+            columns = np.flatnonzero(est.is_categorical_)
+            owned = list(zip(columns.tolist(), getattr(encoder, "categories_", []), strict=False))
+        elif isinstance(getattr(est, "categories_", None), list) and hasattr(est, "transform"):
+            owned = list(enumerate(est.categories_))
+        names = getattr(est, "feature_names_in_", None)
+        for feature, categories in owned:
+            values = np.asarray(categories)
+            if values.dtype.kind not in "fiu":
+                continue
+            values = np.unique(values[~np.isnan(values)] if values.dtype.kind == "f" else values).astype(np.float64)
+            narrowed = values.astype(np.float32)
+            for one in np.unique(narrowed[np.flatnonzero(np.diff(narrowed) == 0)]):
+                group = values[narrowed == one]
+                label = names[feature] if names is not None and feature < len(names) else feature
+                shown = " and ".join(repr(float(v)) for v in group[:3]) + (" ..." if len(group) > 3 else "")
+                found.append(f"{shown} ({name}, feature {label!r})" if isinstance(label, str)
+                             else f"{shown} ({name}, feature {label})")
+    return found[:COLLISIONS_SHOWN]
 
 
 def _hist_with_categories(model: Any) -> bool:
