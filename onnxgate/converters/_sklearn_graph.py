@@ -585,6 +585,51 @@ def label_per_row(proto: Any, model: Any) -> None:
                      was="position", node="class")
 
 
+def classes_at_positions(proto: Any, classes: Any) -> None:
+    """The label of a classifier converted with its classes' positions as classes
+    (:func:`onnxgate.converters._sklearn_models.positional_classes`): each position looked up in the true classes
+    (int64), after the label output and in a ZipMap's keys, in place.
+
+    Raises
+    ------
+    UnsupportedModelError
+        The first output is no int64 label (a converter option renamed or retyped it): the file would answer
+        positions for classes.
+    """
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    from onnxgate._graph import output_after
+    from onnxgate.errors import UnsupportedModelError
+
+    graph = proto.graph
+    if not isinstance(classes, list):
+        classes = np.asarray(classes, dtype=np.int64)
+    out = graph.output[0] if graph.output else None
+    if out is None or not out.type.HasField("tensor_type") or out.type.tensor_type.elem_type != TensorProto.INT64:
+        widest = int(np.abs(np.concatenate([np.ravel(c) for c in classes])).max())
+        raise UnsupportedModelError(
+            f"class labels such as {widest} are past {2**24} (float32's exact "
+            "integers), which skl2onnx writes as int32 or float32, and this classifier's first output is no int64 "
+            "label onnxgate can map back to them. Fit on labels within +-16777216 (a LabelEncoder's codes, kept "
+            "with the model to decode its answers)", framework="sklearn")
+    if isinstance(classes, list):  # [N, targets] positions, each column among its own target's classes
+        width = max(len(c) for c in classes)
+        table = np.concatenate([np.pad(np.asarray(c, dtype=np.int64), (0, width - len(c))) for c in classes])
+        offsets = (np.arange(len(classes), dtype=np.int64) * width).reshape(1, -1)
+        output_after(graph, out.name, "Add", [None, offsets], was="position", node="flat")
+        output_after(graph, out.name, "Gather", [table, None], was="flat", node="class")
+        return
+    output_after(graph, out.name, "Gather", [classes, None], was="position", node="class")
+    for node in graph.node:
+        if node.op_type != "ZipMap":
+            continue
+        for attr in node.attribute:
+            if (attr.name == "classlabels_int64s" and not isinstance(classes, list)
+                    and list(attr.ints) == list(range(len(classes)))):
+                attr.CopyFrom(helper.make_attribute("classlabels_int64s", [int(c) for c in classes]))
+
+
 def _writes_position(graph: Any, name: str) -> bool:
     """Whether graph output ``name`` is an ArgMax's position, through Reshapes, Casts and Identities."""
     from onnxgate._graph import traced_back

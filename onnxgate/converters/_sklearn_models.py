@@ -607,13 +607,55 @@ def without_unwritable_settings(model: Any, options: dict[Any, Any], warnings: l
     return copied, options
 
 
-def _widened(model: Any, moved: dict[int, Any]) -> Any:
+#: The largest integer class label every converter carries exactly: skl2onnx writes integer classes as an int32
+#: initializer (``_finalize_converter_classes`` and most classifiers' converters), then casts the label to float32 in
+#: a float graph. 2**24 is float32's last integer of an unbroken run.
+EXACT_CLASS_LABEL = 2**24
+
+
+def positional_classes(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, Any], Any]:
+    """A model whose final classifier has an integer class label past :data:`EXACT_CLASS_LABEL` (an id, a
+    timestamp), with a copy of that classifier holding the positions ``0..k-1`` as its classes; the true classes
+    (int64), for :func:`onnxgate.converters._sklearn_graph.classes_at_positions` to write after the label; options
+    keyed by its id follow it. Any other model as it is, and None.
+
+    skl2onnx writes most classifiers' integer labels as int32 (and casts them to float32 in a float graph): labels
+    1000000000000/3/5 answered -727379968 for 1000000000000 (LogisticRegression on float64 rows, MLPClassifier,
+    GaussianNB, SGDClassifier, LinearSVC, Bagging, AdaBoost, soft Voting, Stacking, CalibratedClassifierCV), and
+    16777217 answered 16777216 (GaussianNB and soft Voting on float32 rows), convert silent. Positions are exact in
+    every type; the user's model is never changed."""
+    import numpy as np
+
+    def positions(classes: Any) -> Any:
+        if (not isinstance(classes, np.ndarray) or classes.dtype.kind not in "iu" or not classes.size
+                or np.abs(classes.astype(np.float64)).max() <= EXACT_CLASS_LABEL):
+            return classes
+        return np.arange(classes.size, dtype=np.int64)
+
+    moved: dict[int, Any] = {}
+    final = final_step(model)
+    classes = getattr(final, "classes_", None)
+    placed = _widened(model, moved, positions)
+    if not moved:
+        return model, options, None
+    options = dict(options)
+    for old, new in moved.items():
+        if old in options:
+            options[id(new)] = options.pop(old)
+    if isinstance(classes, list):  # a MultiOutputClassifier: every member answers its positions
+        return placed, options, [np.asarray(c).astype(np.int64) for c in classes]
+    return placed, options, np.asarray(classes).astype(np.int64)
+
+
+def _widened(model: Any, moved: dict[int, Any], relabel: Any = None) -> Any:
     """``model``, or a shallow copy of it and of the path to its final classifier where that
-    classifier's labels had to be widened to int64 (``moved``: id of each replaced object -> its copy)."""
+    classifier's labels had to be widened to int64 (``moved``: id of each replaced object -> its copy), or
+    given another form by ``relabel`` (classes -> the classes written, the same object where unchanged; a
+    classifier of several outputs, whose classes are a list, is left as it is then)."""
     import copy
 
     if hasattr(model, "steps") and model.steps:
-        last = _widened(model.steps[-1][1], moved)
+        last = _widened(model.steps[-1][1], moved, relabel)
         if last is model.steps[-1][1]:
             return model
         outer = copy.copy(model)
@@ -622,7 +664,7 @@ def _widened(model: Any, moved: dict[int, Any]) -> Any:
         return outer
     best = getattr(model, "best_estimator_", None)
     if best is not None:
-        inner = _widened(best, moved)
+        inner = _widened(best, moved, relabel)
         if inner is best:
             return model
         outer = copy.copy(model)
@@ -630,7 +672,19 @@ def _widened(model: Any, moved: dict[int, Any]) -> Any:
         moved[id(model)] = outer
         return outer
     classes = getattr(model, "classes_", None)
-    if isinstance(classes, list):
+    if relabel is not None and type(model).__name__ == "MultiOutputClassifier" and isinstance(classes, list):
+        if all(relabel(c) is c for c in classes):
+            return model
+        many = copy.copy(model)
+        # each member's positions, where one needs them: the label columns are mapped back alike
+        many.estimators_ = [_widened(member, {}, _every_position) for member in model.estimators_]
+        moved[id(model)] = many
+        return many
+    if relabel is not None:
+        widened = classes if isinstance(classes, list) else relabel(classes)
+        if widened is classes:
+            return model
+    elif isinstance(classes, list):
         widened = [_int64_labels(c) for c in classes]
         if all(w is c for w, c in zip(widened, classes, strict=True)):
             return model
@@ -643,8 +697,21 @@ def _widened(model: Any, moved: dict[int, Any]) -> Any:
         wide.classes_ = widened
     except AttributeError:  # a read-only property of a wrapper not known here: left as it is
         return model
+    if relabel is not None and type(model).__name__ == "AdaBoostClassifier":
+        # its members are fitted on the labels themselves, and its converter finds each member's label among the
+        # classes (patch_adaboost_member_labels): they answer the positions too
+        wide.estimators_ = [_widened(member, {}, relabel) for member in model.estimators_]
     moved[id(model)] = wide
     return wide
+
+
+def _every_position(classes: Any) -> Any:
+    """The positions ``0..k-1`` for integer classes; any other as they are."""
+    import numpy as np
+
+    if not isinstance(classes, np.ndarray) or classes.dtype.kind not in "iu":
+        return classes
+    return np.arange(classes.size, dtype=np.int64)
 
 
 def _int64_labels(classes: Any) -> Any:

@@ -113,6 +113,7 @@ from onnxgate.converters._sklearn_graph import (
     DOUBLE_LEAVES_MIN_SPLITS,
     NoDouble,
     binary_scores_by_class,
+    classes_at_positions,
     declare_binary_scores,
     declare_double_outputs,
     declare_output_ranks,
@@ -162,6 +163,7 @@ from onnxgate.converters._sklearn_models import (
     imputed_missing_text,
     int64_classes,
     number_columns,
+    positional_classes,
     regressor_of,
     selector_then_estimator,
     sub_estimators,
@@ -609,6 +611,7 @@ class SklearnConverter(Converter):
         row_width, wide_note = _widest_row(model)
         warnings.extend(wide_note)
         model, options = int64_classes(model, options)
+        model, options, true_classes = positional_classes(model, options)
         model, options = without_unwritable_settings(model, options, warnings)
         missing_text: dict[str, Any] = {}
         if hasattr(sample, "columns"):  # text fed for a missing value: an unknown category's, an imputer's fill
@@ -652,6 +655,8 @@ class SklearnConverter(Converter):
                     continue
                 finally:
                     GRAPH_FLOAT64.reset(double_graph)
+                if true_classes is not None:
+                    classes_at_positions(proto, true_classes)
                 if compute == "float32" and float64_data:
                     # ":no-double": asking for float64 is no fix (parity's hint must not send the user there)
                     set_metadata(proto, PRECISION_METADATA_KEY,

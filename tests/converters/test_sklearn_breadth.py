@@ -2248,6 +2248,49 @@ def test_a_multi_label_knn_on_narrow_labels_converts() -> None:
     assert all(c.dtype == np.int8 for c in model.classes_)
 
 
+@pytest.mark.parametrize(("kind", "labels"), [
+    *[(kind, (10**12, 3, 5)) for kind in ("LogisticRegression", "MLPClassifier", "AdaBoostClassifier",
+                                          "StackingClassifier", "MultiOutputClassifier")],
+    *[(kind, (2**24 + 1, 3, 5)) for kind in ("GaussianNB", "MultiOutputClassifier")],
+])
+def test_integer_labels_past_float32s_integers_are_answered_as_they_are(kind: str, labels: tuple[int, ...]) -> None:
+    # skl2onnx writes most classifiers' integer classes as int32, and casts the label to float32 in a float graph:
+    # labels 10**12/3/5 answered -727379968 for 10**12 (float64 rows), 2**24 + 1 answered 2**24 (float32 rows),
+    # on a file convert handed back without a word
+    import onnxruntime as ort
+    from sklearn.ensemble import AdaBoostClassifier, StackingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multioutput import MultiOutputClassifier
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = _iris()
+    X = X.astype(np.float32) if labels[0] < 2**31 else X
+    y = np.asarray(labels, dtype=np.int64)[y]
+    estimator: Any = {
+        "LogisticRegression": LogisticRegression(max_iter=500),
+        "MLPClassifier": MLPClassifier(hidden_layer_sizes=(8,), max_iter=300, random_state=0),
+        "AdaBoostClassifier": AdaBoostClassifier(n_estimators=5, random_state=0),
+        "StackingClassifier": StackingClassifier([("nb", GaussianNB()), ("lr", LogisticRegression(max_iter=500))]),
+        "MultiOutputClassifier": MultiOutputClassifier(GaussianNB()),
+        "GaussianNB": GaussianNB(),
+    }[kind]
+    if kind == "MultiOutputClassifier":
+        y = np.stack([y, np.where(y == labels[1], labels[0], 7)], axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = estimator.fit(X, y)
+    for target in (None, "container"):
+        conv = og.convert(model, X[:5], target=target)
+        session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+        answered = session.run(None, as_feeds(X, conv.signature))[0]
+        assert np.array_equal(answered.reshape(model.predict(X).shape), model.predict(X))
+        assert og.validate(conv, target=target or "onnxruntime", reference=model, data=X).passed
+    assert model.predict(X).dtype == np.int64  # the user's model is left as it was
+    classes = model.classes_ if kind != "MultiOutputClassifier" else model.classes_[0]
+    assert sorted(classes) == sorted(labels)
+
+
 @pytest.mark.parametrize("vectorizer", ["TfidfVectorizer", "CountVectorizer"])
 def test_a_text_pipeline_loads_and_matches_on_a_machine_without_the_en_us_locale(vectorizer: str) -> None:
     # skl2onnx names no locale in the StringNormalizer, so onnxruntime built en_US.UTF-8, which this machine
