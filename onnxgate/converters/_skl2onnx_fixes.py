@@ -724,6 +724,26 @@ def matched_position(w: Any, hits: str, count: int, otherwise: str) -> str:
     return str(w.node("Where", found, code, otherwise))
 
 
+def patch_qda_sum_of_logs() -> None:
+    """QuadraticDiscriminantAnalysis at opset 11 or 12 (SQL Edge 1.0, Synapse): skl2onnx sums each class's log
+    scalings with a ReduceSum given no axes, which it writes there as an empty ``axes`` attribute, and onnx cannot
+    type one: every QDA was refused below opset 13 ("Could not infer attribute `axes` type from empty iterator").
+    That sum is over a 1-D vector, so it is written over axis 0, the whole of it."""
+    from skl2onnx.operator_converters import quadratic_discriminant_analysis as qda
+
+    original = qda.apply_reducesum
+    if getattr(original, "_onnxgate_axes", False):
+        return
+
+    def reducesum(scope: Any, input_name: Any, output_name: Any, container: Any, *args: Any, **kwargs: Any) -> Any:
+        if not args and kwargs.get("axes") is None and container.target_opset < 13:
+            kwargs["axes"] = [0]
+        return original(scope, input_name, output_name, container, *args, **kwargs)
+
+    reducesum._onnxgate_axes = True  # type: ignore[attr-defined]
+    qda.apply_reducesum = reducesum
+
+
 def patch_radius_neighbors() -> None:
     """skl2onnx's radius neighbours (RadiusNeighborsClassifier, RadiusNeighborsRegressor) mark a
     training row outside the radius with index -1 and then read the training labels at every index:

@@ -74,6 +74,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     patch_per_tree_predictions,
     patch_per_tree_thresholds,
     patch_pipeline_step_options,
+    patch_qda_sum_of_logs,
     patch_radius_neighbors,
     patch_stacking_final_labels,
     register_binarizer,
@@ -230,6 +231,7 @@ def _skl2onnx() -> Any:
     patch_per_tree_predictions()
     register_tree_of_unequal_targets()
     patch_radius_neighbors()
+    patch_qda_sum_of_logs()
     patch_knn_distance_weights()
     patch_isotonic_calibration()
     patch_operator_verification()

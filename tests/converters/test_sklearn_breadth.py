@@ -2291,6 +2291,19 @@ def test_integer_labels_past_float32s_integers_are_answered_as_they_are(kind: st
     assert sorted(classes) == sorted(labels)
 
 
+@pytest.mark.parametrize("target", ["sql-edge-1.0", "synapse"])
+def test_a_quadratic_discriminant_converts_at_opset_12(target: str) -> None:
+    # skl2onnx wrote its sum of log scalings with an empty axes attribute below opset 13: convert refused every
+    # QDA for these targets ("Could not infer attribute `axes` type from empty iterator")
+    from sklearn.discriminant_analysis import QuadraticDiscriminantAnalysis
+
+    X, y = _iris()
+    model = QuadraticDiscriminantAnalysis().fit(X, y)
+    conv = og.convert(model, X[:5], target=target)
+    assert conv.opset == 12
+    assert og.validate(conv, target=target, reference=model, data=X).passed
+
+
 @pytest.mark.parametrize("vectorizer", ["TfidfVectorizer", "CountVectorizer"])
 def test_a_text_pipeline_loads_and_matches_on_a_machine_without_the_en_us_locale(vectorizer: str) -> None:
     # skl2onnx names no locale in the StringNormalizer, so onnxruntime built en_US.UTF-8, which this machine
