@@ -1152,7 +1152,10 @@ def _cumsum_symbolic(g: Any, x: Any, dim: Any, dtype: Any = None) -> Any:
     and summed every other ``x`` as it came: ``(x > 0).cumsum(1)`` (a count of positives, int64 in torch) was a
     CumSum of a bool, which no opset of CumSum takes (validate failed model_wellformed and operators_supported at
     opsets 11-17, with convert silent; int8 and uint8 alike), and an int32 cumsum answered int32 where torch
-    answers int64. Below opset 11 (no CumSum) refused naming 11 (torch's own refusal said "try opset 18")."""
+    answers int64. Below opset 11 (no CumSum) refused naming 11 (torch's own refusal said "try opset 18"). An
+    explicit int8/int16/uint8 ``dtype`` (and float16 below opset 14) was a CumSum of that type, invalid at every
+    opset (float16 at 14+ was summed in float16, 0.25 off torch's float32-accumulated 395.5, failing parity):
+    summed wider, then cast back."""
     import torch
     from torch.onnx._internal.torchscript_exporter import _type_utils, symbolic_helper
 
@@ -1169,7 +1172,16 @@ def _cumsum_symbolic(g: Any, x: Any, dim: Any, dtype: Any = None) -> Any:
         want = kind
     if want != kind and want != _type_utils.JitScalarType.UNDEFINED:
         x = g.op("Cast", x, to_i=want.onnx_type())
-    return g.op("CumSum", x, g.op("Constant", value_t=torch.tensor(axis, dtype=torch.int64)))
+    # CumSum takes no 8- or 16-bit integer at any opset, nor float16 below 14: torch sums an int8/int16/uint8
+    # ``dtype`` wrapping around (int8 100, 100, 100 -> 100, -56, 44), which an int64 sum cast back to it answers
+    # alike, and accumulates float16/bfloat16 in float32 on the CPU, rounding each running sum once
+    wider = {_type_utils.JitScalarType.INT8: torch.int64, _type_utils.JitScalarType.INT16: torch.int64,
+             _type_utils.JitScalarType.UINT8: torch.int64, _type_utils.JitScalarType.HALF: torch.float32,
+             _type_utils.JitScalarType.BFLOAT16: torch.float32}.get(want)
+    if wider is not None:
+        x = g.op("Cast", x, to_i=_type_utils.JitScalarType.from_dtype(wider).onnx_type())
+    summed = g.op("CumSum", x, g.op("Constant", value_t=torch.tensor(axis, dtype=torch.int64)))
+    return summed if wider is None else g.op("Cast", summed, to_i=want.onnx_type())
 
 
 def _rms_norm_symbolic(g: Any, x: Any, normalized_shape: Any, weight: Any, eps: Any) -> Any:

@@ -1813,6 +1813,47 @@ def test_cumsum_of_a_bool_or_small_integer_answers_as_torch(opset: int, dtype: A
     np.testing.assert_array_equal(got, model(x).numpy())
 
 
+class _RunningSum(torch.nn.Module):
+    def __init__(self, dtype: Any, cast: Any = None) -> None:
+        super().__init__()
+        self.dtype, self.cast = dtype, cast
+
+    def forward(self, x: Any) -> Any:
+        return (x if self.cast is None else x.to(self.cast)).cumsum(1, dtype=self.dtype)
+
+
+@pytest.mark.parametrize("opset", [11, 13, 17])
+@pytest.mark.parametrize("dtype", [torch.int8, torch.int16, torch.uint8])
+def test_cumsum_to_a_small_integer_wraps_around_as_torch(opset: int, dtype: Any) -> None:
+    # x.cumsum(1, dtype=torch.int8) was a CumSum of an int8, which no opset of CumSum takes: convert was silent
+    # and validate failed model_wellformed and operators_supported (int16 and uint8 alike)
+    x = np.tile(np.array([[100, 120, 90, 32500, 110, 70, 127, 2, 99, 60]], np.int32), (3, 1))
+    model = _RunningSum(dtype).eval()
+    want = model(torch.from_numpy(x)).numpy()
+    assert (want.astype(np.int64) != np.cumsum(x, axis=1)).any()  # it wrapped around
+    conv = og.convert(model, torch.from_numpy(x), opset=opset)
+    assert og.validate(conv, reference=model, data=x).passed
+    got = _session(conv.model).run(None, {conv.signature.input_names[0]: x})[0]
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("opset", [11, 13, 14, 17])
+@pytest.mark.parametrize(("dtype", "cast"), [(torch.float16, None), (None, torch.float16)])
+def test_a_float16_cumsum_is_summed_in_float32_as_torch(opset: int, dtype: Any, cast: Any) -> None:
+    # below opset 14 a CumSum of float16 (invalid: validate failed model_wellformed, convert silent); from 14 one
+    # summed in float16 where torch accumulates in float32, 0.25 off at 395.5 and validate failed parity
+    torch.manual_seed(0)
+    x = (torch.randn(6, 12) * 40).numpy()
+    model = _RunningSum(dtype, cast).eval()
+    want = model(torch.from_numpy(x)).numpy()
+    conv = og.convert(model, torch.from_numpy(x), opset=opset)
+    assert og.validate(conv, reference=model, data=x).passed
+    got = _session(conv.model).run(None, {conv.signature.input_names[0]: x})[0]
+    assert got.dtype == np.float16
+    np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), rtol=1e-3, atol=0.05)
+
+
 def test_cumsum_below_opset_11_is_sent_to_opset_11() -> None:
     # the refusal said "try opset 18 or higher" though the TorchScript exporter writes CumSum from opset 11
     with pytest.raises(og.UnsupportedModelError, match="try opset 11 or higher"):
