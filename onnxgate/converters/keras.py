@@ -51,6 +51,7 @@ from onnxgate.converters.tensorflow import (
     RefusedOutright,
     computes_in_double,
     convert_traced,
+    double_recurrences_for_target,
     refuse_without_double_kernels,
     sanitize_name,
     split_sample,
@@ -536,6 +537,9 @@ class KerasConverter(Converter):
                 checks.append((moved, [np.asarray(_keras().ops.convert_to_numpy(t)) for t in _flat_outputs(
                     model, model(_pack(model, list(moved.values())), training=False))[1]]))
         _rename_io(proto, names, outs)
+        # a double LSTM/GRU/RNN for a SQL target computed in float32 between Casts, as on the traced path: refused
+        # below though the traced path's file of the same layer converts ('no target could load the file')
+        for_target = double_recurrences_for_target(proto)
         if computes_in_double(proto):  # onnxruntime has no double Elu, Erf...: as on the traced path
             from onnxgate._graph import double_formulas
 
@@ -566,7 +570,7 @@ class KerasConverter(Converter):
         return RawConversion(
             model=proto,
             warnings=[f"converted with tf2onnx.convert.from_keras (checked against Keras on the sample, and on it "
-                      f"moved by noise): {_why_not_traced(first)}"],
+                      f"moved by noise): {_why_not_traced(first)}", *for_target],
         )
 
     def _trace(self, model: Any, names: list[str], shapes: list[tuple[tuple[int | None, ...], str]],

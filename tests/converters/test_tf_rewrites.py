@@ -951,6 +951,34 @@ def test_a_float64_function_with_an_lstm_cell_for_a_sql_target_converts_computin
     _sql_target_judges_it(fn, RNG.normal(size=(16, 15)), "sql-edge-2.0")
 
 
+@pytest.mark.slow
+def test_a_float64_keras_lstm_on_the_from_keras_path_for_a_sql_target_answers_as_the_traced_paths(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the from_keras fallback kept the double LSTM and refused the model ('no target could load the file') where the
+    # traced path's file of the same model computes it in float32 between Casts and converts
+    import onnxruntime as ort
+
+    from onnxgate.converters import keras as keras_module
+
+    model, rows = _float64_lstm_in_columns(False), RNG.normal(size=(16, 15))
+    traced = og.convert(model, rows[:2], target="sql-edge-2.0")
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise og.UnsupportedModelError("the traced path failed on purpose")
+
+    monkeypatch.setattr(keras_module, "convert_traced", broken)
+    _sql_target_judges_it(model, rows, "sql-edge-2.0")
+    fallback = og.convert(model, rows[:2], target="sql-edge-2.0")
+    assert any("from_keras" in w for w in fallback.warnings), fallback.warnings
+    assert "LSTM" in {n.op_type for n in fallback.model.graph.node}
+    assert fallback.signature.input_names == traced.signature.input_names == [f"f{k}" for k in range(15)]
+    feeds = {f"f{k}": rows[:, k:k + 1] for k in range(15)}  # a column each, as PREDICT feeds them
+    got = [ort.InferenceSession(c.to_bytes(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+           for c in (fallback, traced)]
+    assert got[0].dtype == got[1].dtype == np.float64
+    np.testing.assert_allclose(got[0], got[1], rtol=1e-6, atol=1e-7)
+
+
 def test_a_float64_keras_lstm_is_still_refused_for_a_target_whose_onnxruntime_convert_does_not_rewrite() -> None:
     # the container runs the installed onnxruntime, which has no double LSTM either: refused, as without a target
     model = keras.Sequential([keras.Input((5, 3), dtype="float64"), keras.layers.LSTM(4, dtype="float64", name="seq")])
