@@ -1172,16 +1172,18 @@ def _cumsum_symbolic(g: Any, x: Any, dim: Any, dtype: Any = None) -> Any:
         want = kind
     if want != kind and want != _type_utils.JitScalarType.UNDEFINED:
         x = g.op("Cast", x, to_i=want.onnx_type())
-    # CumSum takes no 8- or 16-bit integer at any opset, nor float16 below 14: torch sums an int8/int16/uint8
-    # ``dtype`` wrapping around (int8 100, 100, 100 -> 100, -56, 44), which an int64 sum cast back to it answers
-    # alike, and accumulates float16/bfloat16 in float32 on the CPU, rounding each running sum once
-    wider = {_type_utils.JitScalarType.INT8: torch.int64, _type_utils.JitScalarType.INT16: torch.int64,
-             _type_utils.JitScalarType.UINT8: torch.int64, _type_utils.JitScalarType.HALF: torch.float32,
-             _type_utils.JitScalarType.BFLOAT16: torch.float32}.get(want)
+    wider = CUMSUM_WIDER.get(int(want.onnx_type())) if want != _type_utils.JitScalarType.UNDEFINED else None
     if wider is not None:
-        x = g.op("Cast", x, to_i=_type_utils.JitScalarType.from_dtype(wider).onnx_type())
+        x = g.op("Cast", x, to_i=wider)
     summed = g.op("CumSum", x, g.op("Constant", value_t=torch.tensor(axis, dtype=torch.int64)))
     return summed if wider is None else g.op("Cast", summed, to_i=want.onnx_type())
+
+
+#: The ONNX type a cumsum answering the key's ONNX type sums in, then Cast back (ONNX's type codes). CumSum takes no
+#: 8- or 16-bit integer at any opset, nor float16/bfloat16 below 14: torch sums an int8/int16/uint8 ``dtype``
+#: wrapping around (int8 100, 100, 100 -> 100, -56, 44), which an int64 sum cast back answers alike, and accumulates
+#: float16/bfloat16 in float32 on the CPU, rounding each running sum once (onnxruntime's float16 CumSum did not).
+CUMSUM_WIDER = {3: 7, 5: 7, 2: 7, 4: 7, 10: 1, 16: 1}  # int8, int16, uint8, uint16 -> int64; (b)float16 -> float
 
 
 def _rms_norm_symbolic(g: Any, x: Any, normalized_shape: Any, weight: Any, eps: Any) -> Any:
@@ -1388,7 +1390,7 @@ def _dynamo_translations() -> dict[Any, Any]:
     ``aten::atan2`` (-pi for y = 0, x < 0 and NaN at (0, 0), as under the TorchScript exporter; helper-111) and
     ``aten::floor_divide`` (:func:`_floor_divide_onnxscript`), ``aten::log1p`` and ``aten::expm1``
     (:func:`_log1p_onnxscript`), ``aten::cummax`` and ``aten::cummin`` (:func:`_running_extreme_onnxscript`; it has
-    neither)."""
+    neither), ``aten::cumsum`` (:func:`_cumsum_onnxscript`)."""
     import torch
 
     return {torch.ops.aten.atan2.default: _atan2_onnxscript,
@@ -1398,7 +1400,38 @@ def _dynamo_translations() -> dict[Any, Any]:
             torch.ops.aten.div.Tensor_mode: _div_mode_onnxscript,
             torch.ops.aten.scalar_tensor.default: _scalar_tensor_onnxscript,
             torch.ops.aten.cummax.default: functools.partial(_running_extreme_onnxscript, largest=True),
-            torch.ops.aten.cummin.default: functools.partial(_running_extreme_onnxscript, largest=False)}
+            torch.ops.aten.cummin.default: functools.partial(_running_extreme_onnxscript, largest=False),
+            torch.ops.aten.cumsum.default: _cumsum_onnxscript}
+
+
+def _cumsum_onnxscript(x: Any, dim: int, dtype: int = -1) -> Any:
+    """:func:`_cumsum_symbolic` for the dynamo exporter. Its translation summed ``x.cumsum(1, dtype=torch.float16)``
+    in float16 (3.9e-3 off torch's) and wrote a CumSum of int8 for ``dtype=torch.int8`` that onnxruntime refused to
+    load (the TorchScript exporter wrote the file instead). ``dtype`` is ONNX's type code, -1 when not given. Not
+    mended here: of a float16 ``x`` without ``dtype`` the exporter hands over ``x`` already cast to float32, and the
+    file answers float32 where torch answers float16 (its values torch's before the rounding to float16)."""
+    import numpy as np
+    from onnx import TensorProto, numpy_helper
+    from onnxscript import opset18 as op
+
+    kind = int(x.dtype)
+    if dtype != -1:
+        want = int(dtype)
+    elif x.dtype.is_integer() or kind == TensorProto.BOOL:  # torch sums a bool or any integer in int64
+        want = TensorProto.INT64
+    else:
+        want = kind
+    scalar = x.shape is not None and len(x.shape) == 0
+    if want != kind:
+        x = op.Cast(x, to=want)
+    if scalar:
+        return op.Identity(x)
+    wider = CUMSUM_WIDER.get(want)
+    if wider is not None:
+        x = op.Cast(x, to=wider)
+    axis = op.Constant(value=numpy_helper.from_array(np.array(dim, dtype=np.int64)))
+    summed = op.CumSum(x, axis)  # type: ignore[type-var]
+    return summed if wider is None else op.Cast(summed, to=want)
 
 
 def _scalar_tensor_onnxscript(s: Any, dtype: int = 1, layout: str = "", device: str = "",
