@@ -840,7 +840,7 @@ def _convert_catboost_in_skl2onnx(scope: Any, operator: Any, container: Any) -> 
     skl2onnx's graph, reading the pipeline's float32 features."""
     from onnx.helper import get_attribute_value
 
-    from onnxgate.converters.catboost import CatBoostConverter
+    from onnxgate.converters.catboost import CatBoostConverter, loss_of
 
     CatBoostConverter().check_model(operator.raw_operator)  # losses its export does not reproduce, by name
     onx = catboost_onnx(operator.raw_operator)
@@ -857,6 +857,10 @@ def _convert_catboost_in_skl2onnx(scope: Any, operator: Any, container: Any) -> 
     attrs = {a.name: get_attribute_value(a) for a in node.attribute}
     outputs = [o.full_name for o in operator.outputs]
     wanted = outputs[:1] if node.op_type == "TreeEnsembleRegressor" else outputs[:2]
+    loss = loss_of(operator.raw_operator)
+    if loss in ("Poisson", "Tweedie") or (loss == "MultiClassOneVsAll" and node.op_type == "TreeEnsembleClassifier"):
+        _catboost_link(scope, container, operator, node.op_type, attrs, wanted, loss)
+        return
     # a binary classifier's label is rewritten when the node's is not what predict answers
     relabel = node.op_type == "TreeEnsembleClassifier" and len(
         attrs.get("classlabels_int64s") or attrs.get("classlabels_strings") or []) == 2
@@ -881,6 +885,40 @@ def _convert_catboost_in_skl2onnx(scope: Any, operator: Any, container: Any) -> 
     )
     if relabel:
         _catboost_binary_label(scope, container, attrs, wanted, label, threshold, ints)
+
+
+def _catboost_link(scope: Any, container: Any, operator: Any, op_type: str, attrs: Mapping[str, Any],
+                   wanted: Sequence[str], loss: str) -> None:
+    """A CatBoost model whose ``predict`` is not what its export's node writes, inside a pipeline (as
+    ``onnxgate.converters.catboost`` rewrites it alone): Poisson and Tweedie predict ``exp(raw)`` (an Exp after the
+    node's raw value); MultiClassOneVsAll the sigmoid of each class's raw value and the class of the largest
+    (the node then writes the raw values: no softmax)."""
+    from onnx import TensorProto
+
+    def name(base: str) -> str:
+        return str(scope.get_unique_variable_name(base))
+
+    def op(base: str) -> str:
+        return str(scope.get_unique_operator_name(base))
+
+    if op_type == "TreeEnsembleRegressor":
+        raw = name("catboost_raw")
+        container.add_node(op_type, [operator.inputs[0].full_name], [raw], op_domain="ai.onnx.ml", op_version=1,
+                           name=op("CatBoost"), **attrs)
+        container.add_node("Exp", [raw], [wanted[0]], name=op("Exp"))
+        return
+    raw, node_label, index, classes = (name(f"catboost_{k}") for k in ("raw", "node_label", "index", "classes"))
+    container.add_node(op_type, [operator.inputs[0].full_name], [node_label, raw], op_domain="ai.onnx.ml",
+                       op_version=1, name=op("CatBoost"), **{**attrs, "post_transform": "NONE"})
+    container.add_node("Sigmoid", [raw], [wanted[1]], name=op("Sigmoid"))
+    container.add_node("ArgMax", [raw], [index], axis=1, keepdims=0, name=op("ArgMax"))
+    ints = [int(v) for v in attrs.get("classlabels_int64s") or []]
+    if ints:
+        container.add_initializer(classes, TensorProto.INT64, [len(ints)], ints)
+    else:
+        texts = [t if isinstance(t, bytes) else str(t).encode("utf-8") for t in attrs["classlabels_strings"]]
+        container.add_initializer(classes, TensorProto.STRING, [len(texts)], texts)
+    container.add_node("Gather", [classes, index], [wanted[0]], axis=0, name=op("Gather"))
 
 
 def _catboost_binary_label(scope: Any, container: Any, attrs: Mapping[str, Any], wanted: Sequence[str],

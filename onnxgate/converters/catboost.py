@@ -3,8 +3,12 @@
 Policy:
 
 * ``CatBoostClassifier``, ``CatBoostRegressor`` and the core ``CatBoost`` class (classification
-  losses ``Logloss``/``CrossEntropy``/``MultiClass``, or a single-output regression loss; losses
-  whose export does not reproduce CatBoost's predictions are refused by name).
+  losses ``Logloss``/``CrossEntropy``/``MultiClass``/``MultiClassOneVsAll``, or a single-output regression loss;
+  losses whose export does not reproduce CatBoost's predictions are refused by name). Where CatBoost's export
+  writes another answer than ``predict``, the graph is completed: ``Poisson`` and ``Tweedie`` answer
+  ``exp(raw)`` (an Exp after the trees: ``CatBoostRegressor.predict``, the core class's
+  ``prediction_type='Exponent'``), ``MultiClassOneVsAll`` the per-class sigmoids of the raw values (rows not
+  summing to 1, as ``predict_proba``) and the class of the largest, where the export wrote their softmax.
 * Categorical features (``cat_features``), which CatBoost's ONNX export refuses: the model is built from
   CatBoost's JSON export (see the section below), from a DataFrame sample holding every category the trees
   read (the training frame): one input per column, a categorical one of its values' type (string or int64)
@@ -37,7 +41,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from onnxgate._graph import read_instead
+from onnxgate._graph import output_after, read_instead
 from onnxgate.converters._base import RawConversion, _in_output_order, first_line, remembered, sanitise_names
 from onnxgate.converters._boosting import (
     BoostingConverter,
@@ -57,12 +61,15 @@ if TYPE_CHECKING:
 
 __all__ = ["CatBoostConverter"]
 
-_CLASSIFICATION_LOSSES = ("Logloss", "CrossEntropy", "MultiClass")
+_CLASSIFICATION_LOSSES = ("Logloss", "CrossEntropy", "MultiClass", "MultiClassOneVsAll")
+#: Regression losses CatBoost predicts ``exp(raw)`` for (``CatBoostRegressor.predict``'s default, the core class's
+#: ``prediction_type='Exponent'``), where its ONNX export writes the raw value: an Exp is appended.
+_EXPONENT_LOSSES = ("Poisson", "Tweedie")
+#: The classification loss CatBoost scores by per-class sigmoids of the raw values (``predict_proba``'s rows do not
+#: sum to 1), where its ONNX export writes their softmax: rewritten by :func:`_one_vs_all_sigmoids`.
+_ONE_VS_ALL = "MultiClassOneVsAll"
 #: Losses whose export does not reproduce CatBoost's predict (measured), and why.
 _REFUSED_LOSSES = {
-    "Poisson": "CatBoost predicts exp(raw) for it, its ONNX export writes the raw value",
-    "Tweedie": "CatBoost predicts exp(raw) for it, its ONNX export writes the raw value",
-    "MultiClassOneVsAll": "its ONNX export writes softmax probabilities, CatBoost predicts per-class sigmoids",
     "RMSEWithUncertainty": "its ONNX export is ill-typed (two outputs through a classifier node)",
     "MultiRMSE": "its ONNX export is ill-typed (several targets through a classifier node)",
 }
@@ -168,7 +175,8 @@ class CatBoostConverter(BoostingConverter):
             # setting (helper-187)
             raise UnsupportedModelError(
                 f"CatBoost trees that are not symmetric (grow_policy={_grow_policy(model)!r}) have no ONNX form: "
-                "CatBoost's own export writes its oblivious trees only, and so does onnxgate. Refit with "
+                "CatBoost's own ONNX export refuses them ('ONNX-ML export is available only for models on oblivious "
+                "trees'), and onnxgate writes oblivious trees only. Refit with "
                 "grow_policy='SymmetricTree' (the default)",
                 framework=self.framework,
             )
@@ -198,7 +206,8 @@ class CatBoostConverter(BoostingConverter):
             )
         loss = loss_of(model)
         why = _REFUSED_LOSSES.get(loss)
-        if why is None and ("Rank" in loss or "Pair" in loss or loss.startswith("Multi")) and loss != "MultiClass":
+        if why is None and ("Rank" in loss or "Pair" in loss or loss.startswith("Multi")) and (
+                loss not in _CLASSIFICATION_LOSSES):
             why = "ranking and multi-output losses have no single-output ONNX form in CatBoost's export"
         if why is not None:
             raise UnsupportedModelError(
@@ -235,10 +244,15 @@ class CatBoostConverter(BoostingConverter):
         if self.is_classifier(model):
             drop_zipmap(proto, "probabilities")
             _binary_bias_into_leaves(proto)
-            _binary_labels_by_threshold(proto, probability_threshold(model))
-            _binary_labels_as_classes(proto, getattr(model, "classes_", None))
+            if loss_of(model) == _ONE_VS_ALL:
+                _one_vs_all_sigmoids(proto)
+            else:
+                _binary_labels_by_threshold(proto, probability_threshold(model))
+                _binary_labels_as_classes(proto, getattr(model, "classes_", None))
         else:
             _regression_output_rank_two(proto)
+            if loss_of(model) in _EXPONENT_LOSSES:
+                output_after(proto.graph, proto.graph.output[0].name, "Exp", was="raw", node="exp")
         _lower_ml_opset(proto, ml_opset, opset)
         proto.ir_version = max(int(proto.ir_version), ir_version_for_opset(opset))
         return finish(proto, opset, input_name, boundary, columns, "catboost")
@@ -284,7 +298,7 @@ class CatBoostConverter(BoostingConverter):
                 names = built.json.get("model_info", {}).get("class_params", {}).get("class_names") or [0, 1]
                 classes = list(names)
         return built.build(opset=opset, ml_opset=ml_opset, name=name, classes=classes,
-                           threshold=probability_threshold(model))
+                           threshold=probability_threshold(model), loss=loss_of(model))
 
     def native_input(self, feeds: Mapping[str, np.ndarray], signature: Signature, model: Any = None) -> Any:
         """As the other libraries; for a model with categorical features, a DataFrame of the training
@@ -317,7 +331,11 @@ class CatBoostConverter(BoostingConverter):
                 label = np.asarray(model.predict(X, prediction_type="Class")).reshape(-1)
                 proba = np.asarray(model.predict(X, prediction_type="Probability"))
             return _in_output_order(["label", "probabilities"], [label, proba], signature)
-        return _in_output_order(["predictions"], [np.asarray(model.predict(X)).reshape(len(X), -1)], signature)
+        # the core CatBoost class predicts the raw value by default, CatBoostRegressor exp(raw) for Poisson and
+        # Tweedie: the file answers the latter (the expected value), whichever class read the model
+        kind = "Exponent" if loss_of(model) in _EXPONENT_LOSSES else "RawFormulaVal"
+        answer = model.predict(X, prediction_type=kind)
+        return _in_output_order(["predictions"], [np.asarray(answer).reshape(len(X), -1)], signature)
 
 
 def _by_position(model: Any, sample: Any) -> tuple[Any, list[tuple[str, Any]] | None]:
@@ -390,6 +408,41 @@ def _binary_bias_into_leaves(proto: Any) -> None:
                                helper.make_attribute("class_nodeids", nodeids),
                                helper.make_attribute("class_ids", classids),
                                helper.make_attribute("class_weights", weights)])
+
+
+def _one_vs_all_sigmoids(proto: Any) -> None:
+    """A ``MultiClassOneVsAll`` classifier, as CatBoost scores it: ``predict_proba`` is the sigmoid of each class's
+    raw value (the rows do not sum to 1) and ``predict`` the class of the largest raw value; CatBoost's export writes
+    the softmax of the raw values (iris: 0.69 where CatBoost answers 0.68, rows summing to 1.32), and onnxruntime's
+    label of its two-class form agreed with ``predict`` on 54% of breast-cancer rows. The tree node now writes the
+    raw values, read by a Sigmoid (the probabilities) and an ArgMax over the node's classes (the label; the first
+    largest, as CatBoost's)."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    from onnxgate._graph import graph_names, unique_name
+
+    graph = proto.graph
+    node = next(n for n in graph.node if n.op_type == "TreeEnsembleClassifier")
+    attrs = {a.name: a for a in node.attribute}
+    ints, strings = attrs.get("classlabels_int64s"), attrs.get("classlabels_strings")
+    table = (np.asarray(list(ints.ints), dtype=np.int64) if ints is not None and len(ints.ints)
+             else np.asarray(list(strings.strings) if strings is not None else [], dtype=object))
+    keep = [a for a in node.attribute if a.name != "post_transform"]
+    del node.attribute[:]
+    node.attribute.extend([*keep, helper.make_attribute("post_transform", "NONE")])
+    label, proba = node.output[0], node.output[1]
+    taken = graph_names(graph)
+    names = {k: unique_name(f"catboost_{k}", taken) for k in ("node_label", "raw", "index", "classes")}
+    node.output[0], node.output[1] = names["node_label"], names["raw"]
+    graph.initializer.append(numpy_helper.from_array(table, names["classes"]))
+    graph.node.extend([
+        helper.make_node("Sigmoid", [names["raw"]], [proba], name=unique_name("catboost_sigmoid", taken)),
+        helper.make_node("ArgMax", [names["raw"]], [names["index"]], axis=1, keepdims=0,
+                         name=unique_name("catboost_argmax", taken)),
+        helper.make_node("Gather", [names["classes"], names["index"]], [label], axis=0,
+                         name=unique_name("catboost_label", taken)),
+    ])
 
 
 def probability_threshold(model: Any) -> float | None:
@@ -755,7 +808,7 @@ class _CategoricalModel:
         return _ctr_of_bucket(ctr, table, None)
 
     def build(self, *, opset: int, ml_opset: int, name: str | None, classes: Any,
-              threshold: float | None = None) -> RawConversion:
+              threshold: float | None = None, loss: str = "") -> RawConversion:
         """The ONNX model: one input per column, categories mapped by LabelEncoders, the oblivious trees
         as a TreeEnsembleRegressor of the raw values, and for a classifier its probabilities and label (a
         binary one's by its probability ``threshold``, :func:`probability_threshold`)."""
@@ -873,9 +926,11 @@ class _CategoricalModel:
                                       base_values=[float(b) for b in bias], **tree_attrs))
         outputs = []
         if classes is None:
-            outputs.append(helper.make_tensor_value_info(raw, TensorProto.FLOAT, ["N", width]))
-            nodes[-1].output[0] = "predictions"
-            outputs[0].name = "predictions"
+            outputs.append(helper.make_tensor_value_info("predictions", TensorProto.FLOAT, ["N", width]))
+            if loss in _EXPONENT_LOSSES:  # CatBoost predicts exp(raw) for them
+                nodes.append(helper.make_node("Exp", [raw], ["predictions"], name="catboost_exp"))
+            else:
+                nodes[-1].output[0] = "predictions"
         else:
             labels = np.asarray(classes)
             label_type = TensorProto.STRING if labels.dtype.kind in "OUS" else TensorProto.INT64
@@ -884,7 +939,12 @@ class _CategoricalModel:
                 table = np.asarray([str(c).encode("utf-8") for c in labels], dtype=object)
             inits.append(numpy_helper.from_array(np.asarray(table), "catboost_classes"))
             inits.append(numpy_helper.from_array(np.asarray([-1], dtype=np.int64), "catboost_flat"))
-            if width == 1:
+            if loss == _ONE_VS_ALL:  # per-class sigmoids (rows not summing to 1), the class of the largest raw value
+                nodes += [
+                    helper.make_node("Sigmoid", [raw], ["probabilities"], name="catboost_sigmoid"),
+                    helper.make_node("ArgMax", [raw], ["catboost_index2"], axis=1, keepdims=1, name="catboost_argmax"),
+                ]
+            elif width == 1:
                 # predict's class: probability above the model's threshold (set_probability_threshold, kept in
                 # the .cbm), 0.5 unless set: the raw value above its logit (no float32 sigmoid rounding)
                 inits.append(numpy_helper.from_array(np.asarray(_class_border(threshold), dtype=np.float32),

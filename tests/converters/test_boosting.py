@@ -528,17 +528,18 @@ def test_sql_edge_1_caps_the_ml_opset() -> None:
          r"XGBoost objective 'binary:hinge' is not supported.*Supported objectives: \['binary:logistic'"),
         (lambda X, y: lightgbm.train({"objective": "fair", "verbose": -1}, lightgbm.Dataset(X, y), 3),
          r"LightGBM objective 'fair' is not supported: onnxmltools cannot convert it"),
-        (lambda X, y: catboost.CatBoostClassifier(iterations=3, loss_function="MultiClassOneVsAll", **CATBOOST_QUIET)
-         .fit(X, np.arange(len(y)) % 3),
-         r"CatBoost loss 'MultiClassOneVsAll' is not supported: its ONNX export writes softmax"),
-        (lambda X, y: catboost.CatBoostRegressor(iterations=3, loss_function="Poisson", **CATBOOST_QUIET).fit(X, y + 1),
-         r"CatBoost loss 'Poisson' is not supported: CatBoost predicts exp\(raw\)"),
+        (lambda X, y: catboost.CatBoostRegressor(iterations=3, loss_function="MultiRMSE", **CATBOOST_QUIET)
+         .fit(X, np.c_[y, 1 - y]),
+         r"CatBoost loss 'MultiRMSE' is not supported: its ONNX export is ill-typed"),
+        (lambda X, y: catboost.CatBoostRegressor(iterations=3, loss_function="RMSEWithUncertainty", **CATBOOST_QUIET)
+         .fit(X, y),
+         r"CatBoost loss 'RMSEWithUncertainty' is not supported: its ONNX export is ill-typed"),
         (lambda X, y: xgboost.XGBClassifier(), r"XGBClassifier is not fitted: .*Call \.fit\(X, y\) first"),
         (lambda X, y: lightgbm.LGBMRegressor(), r"LGBMRegressor is not fitted"),
         (lambda X, y: catboost.CatBoostClassifier(), r"CatBoostClassifier is not fitted"),
     ],
     ids=[
-        "xgb-hinge", "lgbm-fair", "catboost-ova", "catboost-poisson", "xgb-unfitted",
+        "xgb-hinge", "lgbm-fair", "catboost-multirmse", "catboost-uncertainty", "xgb-unfitted",
         "lgbm-unfitted", "catboost-unfitted",
     ],
 )
@@ -1004,15 +1005,15 @@ def test_xgboost_early_stopping_with_parallel_trees_keeps_every_tree_of_the_best
      r"LightGBM linear_tree=True: .*Train with linear_tree=False"),
     (lambda: lightgbm.LGBMClassifier(n_estimators=3, verbose=-1, zero_as_missing=True),
      r"LightGBM zero_as_missing=True: .*only NaN as missing"),
-    (lambda: catboost.CatBoostRegressor(iterations=3, loss_function="Poisson", **CATBOOST_QUIET),
-     r"^CatBoost loss 'Poisson' is not supported"),
+    (lambda: catboost.CatBoostRegressor(iterations=3, loss_function="RMSEWithUncertainty", **CATBOOST_QUIET),
+     r"^CatBoost loss 'RMSEWithUncertainty' is not supported"),
     (lambda: lightgbm.LGBMClassifier(n_estimators=3, verbose=-1, sigmoid=2.0),
      r"LightGBM sigmoid=2: .*Train with sigmoid=1\.0"),
     (lambda: lightgbm.LGBMRegressor(n_estimators=3, verbose=-1, reg_sqrt=True),
      r"LightGBM reg_sqrt=True: .*Train with reg_sqrt=False"),
     (lambda: catboost.CatBoostRegressor(iterations=3, **CATBOOST_QUIET),  # scaled after fitting, below
      r"CatBoost scale 2\.0 \(set_scale_and_bias\): .*set_scale_and_bias\(1\.0, bias\)"),
-], ids=["lgbm-linear-tree", "lgbm-zero-as-missing", "catboost-poisson", "lgbm-sigmoid",
+], ids=["lgbm-linear-tree", "lgbm-zero-as-missing", "catboost-uncertainty", "lgbm-sigmoid",
         "lgbm-reg-sqrt", "catboost-scale"])
 def test_settings_the_onnx_trees_cannot_follow_are_refused_alone_and_in_a_pipeline(make: Any, message: str,
                                                                                    in_pipeline: bool) -> None:
@@ -1025,7 +1026,7 @@ def test_settings_the_onnx_trees_cannot_follow_are_refused_alone_and_in_a_pipeli
     X, y = _data("breast_cancer")
     estimator = make()
     model = make_pipeline(StandardScaler(), estimator) if in_pipeline else estimator
-    model.fit(X, y + 1 if "Poisson" in message else y)
+    model.fit(X, y)
     if "set_scale_and_bias" in message:
         estimator.set_scale_and_bias(2.0, 0.0)
     with pytest.raises(og.UnsupportedModelError, match=message):
@@ -1406,3 +1407,76 @@ def test_a_classifier_file_without_an_output_fails_parity(library, dropped):
     result = og.validate(output_dropped(conv.model, dropped), reference=model, data=X).check("prediction_parity")
     assert not result
     assert f"lacks ['{dropped}'], which the model answers" in result.message
+
+
+# --- CatBoost losses whose export answers otherwise than predict, completed (helper-396) ---------------------------
+
+
+def _with_nan_rows(X: Any) -> Any:
+    """``X`` with NaN in some rows (an array, or a frame's float column ``a``)."""
+    if hasattr(X, "assign"):
+        return X.assign(a=np.where(np.arange(len(X)) % 7 == 0, np.nan, X["a"]))
+    X = np.array(X, dtype=np.float32, copy=True)
+    X[::7, 0] = np.nan
+    X[3::11, 2] = np.nan
+    return X
+
+
+def _catboost_fitted(kind: str, how: str, loss: str, X: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
+    """A CatBoost model of ``loss`` fitted ``how`` (the class, the core class, in a pipeline, on a frame with an
+    integer categorical column), and the sample it converts from."""
+    import pandas as pd
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    params = {"iterations": 20, "loss_function": loss, "thread_count": 1, **CATBOOST_QUIET}
+    made = catboost.CatBoostRegressor if kind == "regressor" else catboost.CatBoostClassifier
+    if how == "core":
+        return catboost.CatBoost(params).fit(X, y), X
+    if how == "pipeline":
+        return make_pipeline(StandardScaler(), made(**params)).fit(X, y), X
+    if how == "categorical":
+        frame = pd.DataFrame(X[:, :4], columns=list("abcd")).assign(band=np.arange(len(y)) % 4 * 10)
+        return made(cat_features=["band"], **params).fit(frame, y), frame
+    return made(**params).fit(X, y), X
+
+
+@pytest.mark.parametrize("how", ["class", "core", "pipeline", "categorical"])
+@pytest.mark.parametrize("loss", ["Poisson", "Tweedie:variance_power=1.5"])
+def test_a_catboost_poisson_or_tweedie_regressor_answers_exp_of_its_raw_value(loss: str, how: str) -> None:
+    # CatBoost predicts exp(raw) for them (CatBoostRegressor.predict; the core class's prediction_type='Exponent'),
+    # where its ONNX export writes raw: both were refused ("CatBoost predicts exp(raw) for it")
+    X, y = _data("diabetes")
+    model, sample = _catboost_fitted("regressor", how, loss, X, y / 10)
+    data = _with_nan_rows(sample)
+    expected = model.predict(data, prediction_type="Exponent") if how == "core" else model.predict(data)
+    for target in ("container", "sql-edge-2.0", "sql-edge-1.0"):
+        report = og.validate(og.convert(model, sample, target=target), target=target, reference=model, data=data)
+        assert report.passed, str(report)
+    np.testing.assert_allclose(_run(og.convert(model, sample), data)[0].reshape(-1), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("how", ["class", "two-classes", "text-labels", "core", "pipeline", "categorical"])
+def test_a_catboost_one_vs_all_classifier_answers_per_class_sigmoids(how: str) -> None:
+    # MultiClassOneVsAll: predict_proba is each class's sigmoid (iris rows summing to 1.48), predict the class of the
+    # largest raw value; CatBoost's export writes their softmax, and was refused
+    X, y = _data("iris")
+    if how == "two-classes":
+        X, y = _data("breast_cancer")
+        y = np.where(y == 1, 42, 7)
+    if how == "text-labels":
+        y = np.array(["setosa", "versicolor", "virginica"])[y]
+    model, sample = _catboost_fitted("classifier", "class" if "-" in how else how, "MultiClassOneVsAll", X, y)
+    data = _with_nan_rows(sample)
+    if how == "core":
+        label, proba = model.predict(data, prediction_type="Class"), model.predict(data, prediction_type="Probability")
+    else:
+        label, proba = model.predict(data), model.predict_proba(data)
+    if how != "two-classes":
+        assert proba.sum(axis=1).max() > 1.1  # CatBoost's own answer: no softmax
+    for target in ("container", "sql-edge-2.0", "sql-edge-1.0"):
+        report = og.validate(og.convert(model, sample, target=target), target=target, reference=model, data=data)
+        assert report.passed, str(report)
+    got_label, got_proba = _run(og.convert(model, sample), data)
+    assert got_label.reshape(-1).tolist() == np.asarray(label).reshape(-1).tolist()
+    np.testing.assert_allclose(got_proba, proba, atol=1e-6)
