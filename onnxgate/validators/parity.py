@@ -409,10 +409,12 @@ def check_prediction_parity(
     rows_scan = scan_rows(proto)
     sized = not traced and (reads_batch_size(proto) or bool(rows_scan.mixed or rows_scan.untraced))
     first_feeds: Mapping[str, Any] | None = None
-    # the rows that differ, for a graph whose trees read computed values: are they tree flips? (helper-386)
-    from onnxgate.validators.tree_flips import FLIP_ROWS, computed_tree_inputs, tree_flip_finding
+    # the rows that differ, for a graph whose trees read computed values: are they tree flips? (helper-386) The rows
+    # are kept for any graph with trees; which trees read computed values (every threshold read: 50 ms for a 500-tree
+    # forest) is asked only of a failed parity, which alone is explained
+    from onnxgate.validators.tree_flips import FLIP_ROWS, computed_tree_inputs, has_trees, tree_flip_finding
 
-    trees = computed_tree_inputs(proto)
+    trees = has_trees(proto)
     flip_rows: list[int] = []
     flip_feeds: list[Mapping[str, Any]] = []
     flip_ref_feeds: list[Mapping[str, Any]] = []
@@ -517,14 +519,15 @@ def check_prediction_parity(
     )
     if not result.passed and rounded is not None and user_values is not None:
         result = with_rounding_measured(result, rounded, narrowed_type(signature, user_values))
-    if not result.passed and flip_rows:
+    computed = computed_tree_inputs(proto) if not result.passed and flip_rows else []
+    if computed:
         # the rows that differ beyond those kept (each output keeps the first MISMATCH_INDEX_LIMIT; FLIP_ROWS scored
         # again): said, so that flips among the first do not stand for the rest
         kept = {i for acc in accs for i in acc.indices}
         differ = max(len(kept) + any(acc.mismatched_rows > len(acc.indices) for acc in accs),
                      *(acc.mismatched_rows for acc in accs))
         result = with_tree_flips(result, tree_flip_finding(
-            proto, trees, joined_rows(flip_feeds), flip_rows,
+            proto, computed, joined_rows(flip_feeds), flip_rows,
             reference_agrees(run_reference, joined_rows(flip_ref_feeds), signature, tolerances), worst_of=differ,
             first=True))
     reordered = class_order_finding(proto, reference_classes(reference))

@@ -16,7 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FLIP_COMBINED", "FLIP_ROWS", "FLIP_ULPS", "TreeRead", "computed_tree_inputs", "tree_flip_finding"]
+__all__ = [
+    "FLIP_COMBINED", "FLIP_ROWS", "FLIP_ULPS", "TreeRead", "computed_tree_inputs", "has_trees", "tree_flip_finding",
+]
 
 #: A tree input this many float32 steps (ulps at the largest value of its feature) or fewer from a threshold sits on
 #: it: kernels adding the same float32 terms in another order differ by a step or two there.
@@ -42,13 +44,20 @@ class TreeRead:
     ops: tuple[str, ...]
 
 
+def has_trees(model: Any) -> bool:
+    """Whether the main graph holds a ``TreeEnsemble*`` node: the op types alone, no constant read. Where it does not,
+    :func:`computed_tree_inputs` is empty; where it does, parity keeps the rows that differ and reads the trees (every
+    threshold, 50 ms for a 500-tree forest) only once it fails."""
+    return any(node.op_type.startswith("TreeEnsemble") for node in model.graph.node)
+
+
 def computed_tree_inputs(model: Any) -> list[TreeRead]:
     """The main graph's ``TreeEnsemble*`` nodes whose input is computed by arithmetic (not a graph input read as it
     is, through ``Cast`` and the like); empty for any other graph."""
     from onnxgate.validators.search.trees import tree_reads
 
     graph = model.graph
-    if not any(node.op_type.startswith("TreeEnsemble") for node in graph.node):
+    if not has_trees(model):
         return []  # reading the graph's constants would read every weight (of a model held without them: raised)
     producers = {out: node for node in graph.node for out in node.output}
     found = []
