@@ -144,3 +144,19 @@ def test_a_pipeline_ending_in_passthrough_transforms_as_its_steps_before(last: A
     columns = ColumnTransformer([("ab", Pipeline([("scale", StandardScaler()), ("end", last)]), ["a", "b"]),
                                  ("c", MinMaxScaler(), ["c"])]).fit(frame)
     assert og.validate(og.convert(columns, frame, target="sql-edge-2.0"), "sql-edge-2.0").passed
+
+
+def test_the_estimators_nested_in_a_forest_and_a_bagging_are_all_walked() -> None:
+    # scikit-learn's trees are walked without get_params (60 ms for a 500-tree forest in each validate): they are
+    # still listed, and an estimator nested in a bagging's fitted estimators still is
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import BaggingClassifier, RandomForestClassifier
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from onnxgate.converters._sklearn_models import sub_estimators
+
+    X, y = load_iris(return_X_y=True)
+    forest = RandomForestClassifier(7, random_state=0).fit(X, y)
+    assert {id(e) for e in sub_estimators(forest)} == {id(forest), *(id(t) for t in forest.estimators_)}
+    bagging = BaggingClassifier(KNeighborsClassifier(3), n_estimators=3, random_state=0).fit(X, y)
+    assert sum(isinstance(e, KNeighborsClassifier) for e in sub_estimators(bagging)) == 4  # the template and 3 fits

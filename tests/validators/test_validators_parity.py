@@ -1155,3 +1155,49 @@ def test_flips_among_the_first_rows_that_differ_do_not_stand_for_the_rows_behind
         differ = parity.details["outputs"][0]["mismatched_rows"]
         if differ > 100:
             assert f"(of at least {differ}; the others were not scored again" in parity.message, parity.message
+
+
+def test_the_trees_are_read_for_the_tree_flip_explanation_only_once_parity_fails(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # reading every threshold (the tree-flip explanation's, helper-386) took 50 ms of each validate of a 500-tree
+    # forest that passed: a passing file's trees are not read, a failing one's still are and explain its rows
+    from onnxgate.validators.search import trees
+
+    reads = []
+    real = trees.tree_reads
+    monkeypatch.setattr(trees, "tree_reads", lambda graph: reads.append(1) or real(graph))
+    from sklearn.ensemble import RandomForestRegressor
+
+    model, conv, X = _pca_hgb_on_diabetes()
+    forest = RandomForestRegressor(20, max_depth=6, random_state=0).fit(X, model.predict(X))
+    parity = og.validate(og.convert(forest, X[:5]), target="container", reference=forest, data=X).check(
+        "prediction_parity")
+    assert parity.passed, parity.message
+    assert reads == [], "a passing file's trees were read"
+    wrong = copy.deepcopy(conv.model)
+    tree = next(n for n in wrong.graph.node if n.op_type == "TreeEnsembleRegressor")
+    weights = next(a for a in tree.attribute if a.name == "target_weights")
+    weights.floats[:] = [w + 3.0 if i % 7 == 0 else w for i, w in enumerate(weights.floats)]
+    reads.clear()
+    parity = og.validate(wrong, target="container", reference=model, data=X).check("prediction_parity")
+    assert not parity.passed and reads == [1]
+
+
+def test_a_forest_s_trees_are_walked_once_for_its_label_and_probabilities_and_its_own_predict_is_kept() -> None:
+    # a RandomForestClassifier's predict is its predict_proba's argmax: asked for both, the reference walked every
+    # tree twice per batch (half of a 500-tree forest's validate). A predict of the user's own is still asked
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = load_iris(return_X_y=True)
+    forest = RandomForestClassifier(10, random_state=0).fit(X, y)
+    conv = og.convert(forest, X[:5])
+    calls: list[int] = []
+    real = forest.predict_proba
+    forest.predict_proba = lambda rows: calls.append(len(rows)) or real(rows)  # type: ignore[method-assign]
+    parity = og.validate(conv, target="container", reference=forest, data=X).check("prediction_parity")
+    assert parity.passed, parity.message
+    assert calls.count(len(X)) == 1, calls
+    forest.predict = lambda rows: (real(rows).argmax(axis=1) + 1) % 3  # type: ignore[method-assign]
+    parity = og.validate(conv, target="container", reference=forest, data=X).check("prediction_parity")
+    assert not parity.passed and "label" in parity.message, parity.message
