@@ -18,7 +18,9 @@ a dynamic batch axis) and writes, with :func:`mlflow.onnx.save_model`:
 The signature comes from the model's :class:`~onnxgate.signature.Signature`, shaped so that
 ``mlflow.pyfunc.load_model(DIR).predict(df)`` feeds a DataFrame the way the model expects:
 
-- one ``[N]`` input per column: a column-based schema (``ColSpec`` per input);
+- one ``[N]`` input per column: a column-based schema (``ColSpec`` per input), when each output holds one value
+  per row; else a named ``TensorSpec`` ``(-1,)`` per input, since MLflow answers a column-based schema's frame
+  with a frame of each output flattened (an ``[N,k]`` output came back as ``N*k`` rows);
 - one ``[N,1]`` input per column (a SQL-adapted model): a named ``TensorSpec`` of shape ``(-1, 1)`` per
   input. A ``ColSpec`` would hand onnxruntime a rank-1 column and fail ("Invalid rank"); MLflow
   reshapes a DataFrame column to a named tensor's shape;
@@ -1176,12 +1178,26 @@ def _layout(sig: Any) -> tuple[str, list[Any]]:
                              "sequence or map")
     shapes = [tuple(t.shape or ()) for t in inputs]
     if all(len(s) == 1 for s in shapes):
-        return "columns", inputs
+        # MLflow answers a column-based schema's frame with a frame, each output flattened (reshape(-1)): an
+        # output of several values per row came back as N*k rows, or failed ("All arrays must be of the same
+        # length") beside a per-row one; named tensors are answered with a dict of the outputs as they are
+        if all(_one_per_row(t) for t in sig.outputs):
+            return "columns", inputs
+        return "column-tensors", inputs
     if all(len(s) == 2 and s[1] == 1 for s in shapes) and len(inputs) > 1:
         return "column-tensors", inputs
     if len(inputs) == 1:
         return "tensor", inputs
     return "tensors", inputs
+
+
+def _one_per_row(spec: Any) -> bool:
+    """Whether the output ``spec`` holds one value per row (``[N]``, ``[N,1]``), as MLflow's frame of a column-based
+    schema's answers keeps it; a map or a sequence (ZipMap) counts as one, an unknown shape does not."""
+    if not spec.is_tensor:
+        return True
+    shape = spec.shape
+    return shape is not None and len(shape) >= 1 and all(d == 1 for d in tuple(shape)[1:])
 
 
 def _dims(shape: Any) -> tuple[int, ...]:

@@ -171,6 +171,37 @@ def test_rank_one_inputs_get_a_column_signature(tmp_path):
     np.testing.assert_array_equal(mlflow_pyfunc.load_model(str(folder)).predict(frame)["y"], [1.5, 2.25])
 
 
+
+@pytest.mark.parametrize("with_label", [False, True], ids=["scores-only", "label-and-scores"])
+def test_rank_one_inputs_with_an_output_of_several_values_per_row_answer_one_row_per_row(tmp_path, with_label):
+    # a column signature makes MLflow answer a frame, each output flattened: 3 rows of [N,2] scores came back as 6
+    # rows, silently, and beside a per-row label predict failed ("All arrays must be of the same length")
+    a = helper.make_tensor_value_info("a", TensorProto.FLOAT, ["N"])
+    ids = helper.make_tensor_value_info("ids", TensorProto.INT64, ["N"])
+    scores = helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 2])
+    label = helper.make_tensor_value_info("label", TensorProto.INT64, ["N"])
+    nodes = [helper.make_node("Cast", ["ids"], ["f"], to=TensorProto.FLOAT),
+             helper.make_node("Unsqueeze", ["a", "axis"], ["a2"]), helper.make_node("Unsqueeze", ["f", "axis"], ["f2"]),
+             helper.make_node("Concat", ["a2", "f2"], ["scores"], axis=1),
+             helper.make_node("ArgMax", ["scores"], ["label"], axis=1, keepdims=0)]
+    graph = helper.make_graph(nodes if with_label else nodes[:-1], "pair", [a, ids],
+                              [scores, label] if with_label else [scores],
+                              initializer=[helper.make_tensor("axis", TensorProto.INT64, [1], [1])])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    proto.ir_version = 8
+    folder = og.package(proto, target="mlflow", out=tmp_path / "pkg")
+    frame = pd.DataFrame({"ids": np.array([3, 0, 7]), "a": np.array([1.5, 2.0, -1.0], np.float32)})
+    want = _onnxruntime(proto, {"a": frame["a"].to_numpy(), "ids": frame["ids"].to_numpy()})
+    loaded = mlflow_pyfunc.load_model(str(folder))
+    for given in (frame, {"a": frame["a"].to_numpy(), "ids": frame["ids"].to_numpy()}):
+        got = loaded.predict(given)
+        assert set(got) == set(want)
+        for name, value in want.items():
+            assert np.asarray(got[name]).shape == value.shape, name  # one answer per row: (3, 2), not 6 values
+            np.testing.assert_allclose(np.asarray(got[name], dtype=np.float64), value)
+    assert json.loads((folder / "manifest.json").read_text())["mlflow"]["signature"] == "column-tensors"
+
+
 def test_failing_model_is_refused_and_nothing_written(iris, tmp_path):
     model, X, conv = iris
     proto = onnx.ModelProto()
