@@ -19,8 +19,9 @@ The signature comes from the model's :class:`~onnxgate.signature.Signature`, sha
 ``mlflow.pyfunc.load_model(DIR).predict(df)`` feeds a DataFrame the way the model expects:
 
 - one ``[N]`` input per column: a column-based schema (``ColSpec`` per input), when each output holds one value
-  per row; else a named ``TensorSpec`` ``(-1,)`` per input, since MLflow answers a column-based schema's frame
-  with a frame of each output flattened (an ``[N,k]`` output came back as ``N*k`` rows);
+  per row and there are several; else a named ``TensorSpec`` ``(-1,)`` per input, since MLflow answers a
+  column-based schema's frame with a frame of each output flattened (an ``[N,k]`` output came back as ``N*k``
+  rows), and feeds a single input the whole frame (``[N,1]``: "Invalid rank");
 - one ``[N,1]`` input per column (a SQL-adapted model): a named ``TensorSpec`` of shape ``(-1, 1)`` per
   input. A ``ColSpec`` would hand onnxruntime a rank-1 column and fail ("Invalid rank"); MLflow
   reshapes a DataFrame column to a named tensor's shape;
@@ -1180,8 +1181,10 @@ def _layout(sig: Any) -> tuple[str, list[Any]]:
     if all(len(s) == 1 for s in shapes):
         # MLflow answers a column-based schema's frame with a frame, each output flattened (reshape(-1)): an
         # output of several values per row came back as N*k rows, or failed ("All arrays must be of the same
-        # length") beside a per-row one; named tensors are answered with a dict of the outputs as they are
-        if all(_one_per_row(t) for t in sig.outputs):
+        # length") beside a per-row one; named tensors are answered with a dict of the outputs as they are. A
+        # single input is fed a column-based frame as a whole ([N,1]: "Invalid rank for input"), and an array
+        # is refused there ("Model is missing inputs")
+        if len(inputs) > 1 and all(_one_per_row(t) for t in sig.outputs):
             return "columns", inputs
         return "column-tensors", inputs
     if all(len(s) == 2 and s[1] == 1 for s in shapes) and len(inputs) > 1:

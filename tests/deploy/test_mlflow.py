@@ -202,6 +202,22 @@ def test_rank_one_inputs_with_an_output_of_several_values_per_row_answer_one_row
     assert json.loads((folder / "manifest.json").read_text())["mlflow"]["signature"] == "column-tensors"
 
 
+
+def test_a_single_rank_one_input_takes_a_dataframe_and_an_array(tmp_path):
+    # a column signature of one input made MLflow feed it the whole frame ("Invalid rank for input: k Got: 2
+    # Expected: 1") and refuse an array ("Model is missing inputs ['k']"): the package scored nothing
+    k = helper.make_tensor_value_info("k", TensorProto.INT64, ["N"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N"])
+    graph = helper.make_graph([helper.make_node("Cast", ["k"], ["y"], to=TensorProto.FLOAT)], "cast", [k], [y])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    proto.ir_version = 8
+    folder = og.package(proto, target="mlflow", out=tmp_path / "pkg")
+    loaded = mlflow_pyfunc.load_model(str(folder))
+    values = np.array([3, 0, 7])
+    for given in (pd.DataFrame({"k": values}), values):
+        np.testing.assert_array_equal(np.asarray(loaded.predict(given)["y"]), [3.0, 0.0, 7.0])
+
+
 def test_failing_model_is_refused_and_nothing_written(iris, tmp_path):
     model, X, conv = iris
     proto = onnx.ModelProto()
