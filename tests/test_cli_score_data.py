@@ -515,3 +515,25 @@ def test_integer_categories_in_a_parquet_file_score_as_xgboost_scores_them(
     assert main(["score", "m.onnx", "--data", "rows.parquet", "--out", "scored.parquet"]) == 0
     scored = pq.read_table("scored.parquet").to_pandas()
     np.testing.assert_allclose(np.stack(scored["probabilities"]), model.predict_proba(frame), atol=1e-5)
+
+
+def test_score_reads_a_missing_number_inside_an_array_as_nan_as_validate_does(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """score refused a list column with a null inside a row's array ('1 missing value(s) inside its arrays') that
+    validate passed for a model taking NaN."""
+    import pyarrow as pa
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(200, 3))
+    X[::7, 1] = np.nan
+    model = HistGradientBoostingRegressor(max_iter=5).fit(X, np.nan_to_num(X).sum(axis=1))
+    conv = og.convert(model, X[:20].astype(np.float32))
+    (tmp_path / "m.onnx").write_bytes(conv.model.SerializeToString())
+    rows = [[0.1, None, 0.3], [0.4, 0.5, 0.6]]
+    pq.write_table(pa.table({"features": pa.array(rows, pa.list_(pa.float64()))}), tmp_path / "rows.parquet")
+    assert main(["score", "m.onnx", "--data", "rows.parquet", "--out", "scored.parquet"]) == 0
+    got = pq.read_table(tmp_path / "scored.parquet").column("variable").to_numpy()
+    want = model.predict(np.array([[0.1, np.nan, 0.3], [0.4, 0.5, 0.6]], dtype=np.float32))
+    np.testing.assert_allclose(got, want, rtol=1e-5)

@@ -2056,3 +2056,27 @@ def test_worst_rows_a_pca_rounds_across_a_trees_split_are_named_tree_flips_as_lo
         assert flips["of_rows"] == differ
         # the others may be a wrong conversion: no advice to set them aside (helper-390)
         assert "validate on held-out rows" not in ours.message and "may be a wrong conversion" in ours.message
+
+
+def test_a_missing_number_inside_an_array_is_a_nan_as_validate_reads_it(local_spark: Any) -> None:
+    """A HistGradientBoosting model takes NaN: validate on one machine passed the array column with a null inside
+    a row's array, and predict and validate on Spark refused it ('1 missing value(s) inside its arrays')."""
+    import onnxruntime as ort
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(200, 3))
+    X[::7, 1] = np.nan
+    model = HistGradientBoostingRegressor(max_iter=5).fit(X, np.nan_to_num(X).sum(axis=1))
+    conv = og.convert(model, X[:20].astype(np.float32))
+    rows: list[list[float | None]] = [list(map(float, r)) for r in X[:6].astype(np.float32)]
+    rows[2][1] = None
+    df = local_spark.createDataFrame([(i * 10, r) for i, r in enumerate(rows)], "id long, features array<double>")
+    got = ogs.predict(df, conv, columns=["features"]).toPandas().set_index("id")
+    fed = np.array([[np.nan if v is None else v for v in r] for r in rows], dtype=np.float32)
+    mine = ort.InferenceSession(conv.model.SerializeToString()).run(None, {"input": fed})[0].ravel()
+    np.testing.assert_allclose(got.loc[[i * 10 for i in range(6)], "variable"].to_numpy(), mine, rtol=1e-6)
+    local = og.validate(conv, data=pd.DataFrame({"features": rows}), reference=model)
+    report = ogs.validate(conv, df.drop("id"), reference=model)
+    assert report.passed and local.passed, str(report)
+    assert parity(report).details["rows"] == parity(local).details["rows"] == 6
