@@ -331,7 +331,15 @@ def fragment_batches(fragments: Iterator[Any], batch_rows: int, columns: list[st
         paths = pairs.column(0).to_pylist()
         groups = pairs.column(1).to_pylist()
         for path, group in zip(paths, groups):
-            for batch in pq.ParquetFile(path, memory_map=True).iter_batches(
+            try:
+                opened = pq.ParquetFile(path, memory_map=True)
+            except FileNotFoundError as err:  # was "unexpected PythonException" and a worker traceback
+                raise InvalidDataError(
+                    f"the data file {path!r} is gone on an executor ({err.strerror or err}): it was removed or "
+                    "replaced while the job ran, or the executors do not see the driver's files; score it again "
+                    "once the folder stops changing, or give a path every executor reads (a shared filesystem)"
+                ) from None
+            for batch in opened.iter_batches(
                 batch_size=batch_rows, row_groups=[group], columns=columns, use_threads=False
             ):
                 batch = batch if columns is None or batch.schema.names == columns else batch.select(columns)

@@ -488,3 +488,19 @@ def test_score_on_spark_to_a_file_url_keeps_the_types_and_a_remote_url_names_tho
     assert all(f"'{c}' (" in named for c in ("when", "stamped", "pair", "pair_required", "ids", "zoned")), named
     assert "'x' (" not in named and "'pair_required' (struct<a: int64 not null, b: string> not null)" in named, named
     assert str(pq.read_table("remote").schema.field("when").type) != "timestamp[us, tz=Europe/Paris]"  # as said
+
+
+def test_a_file_gone_before_a_worker_reads_it_is_named(tmp_path: Path) -> None:
+    """A data file removed (or replaced) after the driver planned the job: score --spark said 'unexpected
+    PythonException' with a worker traceback, and 'please report it'."""
+    import pyarrow as pa
+
+    from onnxgate.spark import worker_input_error
+    from onnxgate.spark._files import fragment_batches
+
+    gone = str(tmp_path / "part-0.parquet")
+    pairs = pa.record_batch([pa.array([gone]), pa.array([0])], names=["path", "row_group"])
+    with pytest.raises(InvalidDataError, match=r"part-0\.parquet' is gone on an executor") as caught:
+        list(fragment_batches(iter([pairs]), 1024))
+    found = worker_input_error(Exception(f"Traceback ...\nonnxgate.errors.InvalidDataError: {caught.value}"))
+    assert isinstance(found, InvalidDataError) and "shared filesystem" in str(found)
