@@ -165,6 +165,66 @@ def _one_hot_codes(proto: Any) -> dict[str, tuple[list[str], list[int], bool]]:
     return out
 
 
+def _label_keys(node: Any) -> list[str] | None:
+    """The text keys of an ``ai.onnx.ml`` LabelEncoder (opset 2 attributes) from text to numbers, whatever its
+    values and default (a TargetEncoder's encodings and target mean, an OrdinalEncoder's positions and
+    ``unknown_value``); None for any other node."""
+    from onnx import helper
+
+    if node.op_type != "LabelEncoder" or node.domain != "ai.onnx.ml":
+        return None
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    if set(attrs) - {"default_float", "default_int64"} not in ({"keys_strings", "values_floats"},
+                                                                 {"keys_strings", "values_int64s"}):
+        return None
+    return [k.decode() if isinstance(k, bytes) else str(k) for k in attrs["keys_strings"]]
+
+
+def _keyed_reads(proto: Any, *, recorded: bool = True) -> dict[str, tuple[list[str], list[Any], bool]]:
+    """The ``[N,1]`` text inputs that neither :func:`_category_reads` nor :func:`_one_hot_reads` take, read only
+    (directly or through a ``Gather`` of their column) by LabelEncoders from text to numbers (:func:`_label_keys`:
+    a ``TargetEncoder``, an ``OrdinalEncoder`` with its own unknown value) and OneHotEncoders keyed by text, all of
+    the same categories, and for which the conversion recorded the text a missing value is fed as
+    (:data:`onnxgate.signature.MISSING_TEXT_METADATA_KEY`: it does so only where scikit-learn reads a missing value
+    as that text is read, a category it learnt or one more unknown one): each with its categories in code order
+    (that missing category left out: the code -1 reads as it), the nodes, and whether an unseen value reads as a
+    missing one (no missing category learnt, every one-hot encoder giving an unknown category zeros). Every node
+    reads a text only by which of its keys it is, so keyed by the codes it scores each code as it scored the text:
+    a missing value (-1) as the recorded text, an unknown category (no key) as any other text (the node's
+    default, the target mean of a TargetEncoder). With ``recorded`` False, also those for which no such text was
+    recorded (an encoder that raises on an unknown category reads the column), which cannot take codes."""
+    graph = proto.graph
+    weights = {init.name for init in graph.initializer}
+    outputs = {o.name for o in graph.output}
+    missing = _missing_texts(proto)
+    taken = set(_category_reads(proto, any_default=False)) | set(_one_hot_reads(proto))
+    found: dict[str, tuple[list[str], list[Any], bool]] = {}
+    for vi in graph.input:
+        if vi.name in weights or vi.name in taken or (recorded and vi.name not in missing) or vi.name in outputs \
+                or not vi.type.HasField("tensor_type") or vi.type.tensor_type.elem_type != 8:  # STRING
+            continue
+        readers = [n for n in graph.node if vi.name in n.input]
+        nodes: list[Any] = []
+        for node in readers:
+            if node.op_type == "Gather" and node.domain in ("", "ai.onnx") and list(node.input).index(vi.name) == 0 \
+                    and vi.name not in node.input[1:]:
+                picked = [n for n in graph.node if any(o in n.input for o in node.output)]
+                if not picked or any(o in outputs for o in node.output):
+                    nodes = []
+                    break
+                nodes.extend(picked)
+            else:
+                nodes.append(node)
+        keys = [_label_keys(n) or (_one_hot_keys(n) or ([], False))[0] or None for n in nodes]
+        if not nodes or any(k is None or set(k) != set(keys[0] or ()) or len(set(k)) != len(k) for k in keys):
+            continue
+        learnt = missing.get(vi.name)
+        categories = [k for k in keys[0] or () if k != learnt]
+        zeros = all((_one_hot_keys(n) or ([], True))[1] for n in nodes)
+        found[vi.name] = (categories, nodes, zeros and learnt not in (keys[0] or ()))
+    return found
+
+
 def one_hot_category_inputs(proto: Any) -> dict[str, list[str]]:
     """The ``[N,1]`` text inputs read only by OneHotEncoders keyed by their categories (a scikit-learn
     ``OneHotEncoder`` over a text or pandas category column), each with its categories in code order (a missing
@@ -176,7 +236,8 @@ def unseen_refused(proto: Any) -> list[str]:
     """The :func:`one_hot_category_inputs` inputs whose value none of the categories is refused, not fed as a
     missing one: the encoder learnt a missing category (the code -1 sets its column, an unknown code none), or
     raises on an unknown category."""
-    return [name for name, (_, _, unseen_missing) in _one_hot_codes(proto).items() if not unseen_missing]
+    return [name for name, (_, _, unseen_missing) in [*_one_hot_codes(proto).items(), *_keyed_reads(proto).items()]
+            if not unseen_missing]
 
 
 #: Operators that pass a column of codes on unchanged (their first input): a OneHotEncoder reached through them
@@ -235,31 +296,34 @@ def _one_hot_refusing(proto: Any, missing: bool) -> list[str]:
 def text_category_inputs(proto: Any) -> dict[str, list[str]]:
     """The ``[N,1]`` text inputs read only by such LabelEncoders or by OneHotEncoders of their categories
     (:func:`one_hot_category_inputs`), each with its categories in code order."""
-    return {**_category_reads(proto, any_default=False), **one_hot_category_inputs(proto)}
+    return {**_category_reads(proto, any_default=False), **one_hot_category_inputs(proto),
+            **{name: categories for name, (categories, _, _) in _keyed_reads(proto).items()}}
 
 
 def refuse_codes_unknown_not_missing(proto: Any, target_name: str) -> None:
-    """Refuse, saying why and what to do, a text input read only through an encoder of its categories to their
-    positions that gives any other text a value of its own (an OrdinalEncoder with ``unknown_value=-1`` or
-    ``handle_unknown='error'``, in a pipeline before HistGradientBoosting): a target without text takes a text
-    category as its codes only where an unknown category reads as missing (NaN), so that pandas' code -1 for a
-    missing value reads as scikit-learn reads that value; here the code -1 would read as the unknown value
-    instead. Such a pipeline was refused with "Encode it as numbers before training", though the encoder's
-    ``unknown_value`` is all that stands in the way."""
+    """Refuse, saying why and what to do, a text input read only through encoders of its categories that cannot
+    take its codes: one gives an unknown category a value of its own or raises on it (an OrdinalEncoder or
+    OneHotEncoder with ``handle_unknown='error'``, written with a value of its own) and the conversion recorded no
+    text a missing value is fed as, or several encoders of the column learnt other categories. A target without
+    text takes a text category as its codes only where the file reads pandas' code -1 of a missing value as
+    scikit-learn reads that value; here it would not (scikit-learn raises where the file gives -1). Such a
+    pipeline was refused with "Encode it as numbers before training", which did not say what stands in the way."""
     from onnxgate.errors import UnsupportedModelError
 
-    odd = sorted(set(_category_reads(proto, any_default=True)) - set(_category_reads(proto, any_default=False)))
+    odd = sorted((set(_category_reads(proto, any_default=True)) | set(_keyed_reads(proto, recorded=False)))
+                 - set(_category_reads(proto, any_default=False)) - set(_keyed_reads(proto)))
     if odd:
         raise UnsupportedModelError(
-            f"column(s) {odd}: the model reads text through an encoder of its categories that gives an unknown "
-            f"category a value of its own (an OrdinalEncoder with unknown_value=-1 or handle_unknown='error'), and "
-            f"target {target_name!r} takes no text. onnxgate feeds a text category there as its codes (pandas' "
-            ".cat.codes, -1 for a missing value) only where the encoder reads an unknown category as missing (NaN), "
-            "as the file then reads the code -1; with this encoder the file would read a missing value as that "
-            "unknown value, where scikit-learn reads it as missing. Before a model that reads missing values "
-            "(HistGradientBoosting), refit with OrdinalEncoder(handle_unknown='use_encoded_value', "
-            "unknown_value=np.nan): it scores an unknown category as missing, as it does the code -1 now; otherwise "
-            "encode the column as numbers before training, or use a target that takes text (synapse)"
+            f"column(s) {odd}: the model reads text through encoder(s) of its categories that cannot read its "
+            f"codes, and target {target_name!r} takes no text. onnxgate feeds a text "
+            "category there as its codes (pandas' .cat.codes, -1 for a missing value) only where every encoder "
+            "of the column reads a missing value as scikit-learn does: as an unknown category (OneHotEncoder("
+            "handle_unknown='ignore'), OrdinalEncoder(handle_unknown='use_encoded_value'), a TargetEncoder), or as "
+            "a missing category it learnt, the same categories in each. Here one raises on an unknown or missing "
+            "category (handle_unknown='error'), which the file would score as a value, or two encoders of the "
+            "column learnt other categories. Refit with handle_unknown='use_encoded_value' (unknown_value=-1, or "
+            "np.nan before HistGradientBoosting) or 'ignore', encode the column as numbers before training, or use "
+            "a target that takes text (synapse)"
         )
 
 
@@ -281,6 +345,8 @@ def text_categories_as_codes(proto: Any) -> list[str]:
 
     one_hot = _one_hot_codes(proto)
     encoders = _one_hot_reads(proto)
+    keyed = _keyed_reads(proto)
+    missing_texts = _missing_texts(proto)
     inputs = text_category_inputs(proto)
     if not inputs:
         return []
@@ -293,8 +359,8 @@ def text_categories_as_codes(proto: Any) -> list[str]:
             if name not in node.input:
                 continue
             node.input[:] = [wide if i == name else i for i in node.input]
-            if name in one_hot:
-                continue  # its OneHotEncoders are re-keyed below, a Gather of its column reads codes as it read text
+            if name in one_hot or name in keyed:
+                continue  # its encoders are re-keyed below, a Gather of its column reads codes as it read text
             kept = [a for a in node.attribute if a.name != "keys_strings"]
             del node.attribute[:]
             node.attribute.extend([*kept, helper.make_attribute("keys_int64s", list(range(len(keys))))])
@@ -302,6 +368,15 @@ def text_categories_as_codes(proto: Any) -> list[str]:
             kept = [a for a in node.attribute if a.name != "cats_strings"]
             del node.attribute[:]
             node.attribute.extend([*kept, helper.make_attribute("cats_int64s", one_hot[name][1])])
+        for node in keyed.get(name, (None, [], None))[1]:
+            # each key its code, the learnt missing category's -1: the node reads a code as it read its text
+            attr = "keys_strings" if node.op_type == "LabelEncoder" else "cats_strings"
+            texts = next(helper.get_attribute_value(a) for a in node.attribute if a.name == attr)
+            texts = [k.decode() if isinstance(k, bytes) else str(k) for k in texts]
+            by_code = [-1 if k == missing_texts.get(name) else keys.index(k) for k in texts]
+            kept = [a for a in node.attribute if a.name != attr]
+            del node.attribute[:]
+            node.attribute.extend([*kept, helper.make_attribute(attr.replace("strings", "int64s"), by_code)])
         casts.append(helper.make_node("Cast", [name], [wide], to=TensorProto.INT64,
                                       name=unique_name(f"codes_of_{name}", taken)))
         next(vi for vi in graph.input if vi.name == name).type.tensor_type.elem_type = TensorProto.INT32
@@ -310,9 +385,9 @@ def text_categories_as_codes(proto: Any) -> list[str]:
     recorded = {p.key: json.loads(p.value) for p in proto.metadata_props
                 if p.key in (CATEGORY_CODES_METADATA_KEY, UNSEEN_MISSING_METADATA_KEY, MISSING_TEXT_METADATA_KEY)}
     codes = {**recorded.get(CATEGORY_CODES_METADATA_KEY, {}), **{n: [[0, k]] for n, k in inputs.items()}}
-    unseen = {**recorded.get(UNSEEN_MISSING_METADATA_KEY, {}),
-              **{n: True for n in inputs if n not in one_hot or one_hot[n][2]}}
-    unseen = {k: v for k, v in unseen.items() if k not in one_hot or one_hot[k][2]}
+    refused = {n for n, (_, _, unseen_missing) in [*one_hot.items(), *keyed.items()] if not unseen_missing}
+    unseen = {**recorded.get(UNSEEN_MISSING_METADATA_KEY, {}), **{n: True for n in inputs if n not in refused}}
+    unseen = {k: v for k, v in unseen.items() if k not in refused}
     missing = {k: v for k, v in recorded.get(MISSING_TEXT_METADATA_KEY, {}).items() if k not in inputs}
     kept_props = [p for p in proto.metadata_props if p.key not in recorded]
     del proto.metadata_props[:]

@@ -420,19 +420,26 @@ def unknown_missing_text(model: Any) -> dict[str, str]:
     An encoder that refuses an unknown category (``handle_unknown="error"``) refuses a missing one too."""
     parts = column_readers(model)
     read = [c for _, columns in parts for c in columns]
-    found: dict[str, str] = {}
+    # column -> the text categories each lenient encoder reading it learnt (None: a reader that is not one)
+    learnt: dict[str, list[Any]] = {}
     for step, columns in parts:
         categories = getattr(step, "categories_", None)
         kind = type(step).__name__
         lenient = (kind == "TargetEncoder"
                    or (kind == "OneHotEncoder" and step.handle_unknown in ("ignore", "infrequent_if_exist"))
                    or (kind == "OrdinalEncoder" and step.handle_unknown == "use_encoded_value"))
-        if not lenient or not isinstance(categories, list) or len(categories) != len(columns):
-            continue
-        for column, values in zip(columns, categories):
-            if (isinstance(column, str) and read.count(column) == 1 and len(values)
-                    and all(isinstance(v, str) for v in values)):
-                found[column] = text_outside(values)
+        fitted: list[Any] = (categories if lenient and isinstance(categories, list)
+                             and len(categories) == len(columns) else [None] * len(columns))
+        for column, values in zip(columns, fitted):
+            text = values is not None and len(values) and all(isinstance(v, str) for v in values)
+            learnt.setdefault(column, []).append(frozenset(values) if text else None)
+    found: dict[str, str] = {}
+    for column, sets in learnt.items():
+        # a column several steps read (a OneHotEncoder and a TargetEncoder of it): each must read a missing value
+        # as one more unknown category of the same categories, so that one text fed for it reads so in each
+        if isinstance(column, str) and len(sets) == read.count(column) and sets[0] is not None \
+                and all(s == sets[0] for s in sets):
+            found[column] = text_outside(sorted(sets[0]))
     return found
 
 

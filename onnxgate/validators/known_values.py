@@ -274,7 +274,8 @@ def category_codes_off_reference(reference: Any, model: Any) -> tuple[str, dict[
             if recorded is None:
                 continue
             kind, known = ours.get((user, 0), ("", [])) if position == 0 else ("", [])
-            theirs: list[Any] | None = list(known) if kind == "category" and known else None
+            # a column two encoders read (a OneHotEncoder and a TargetEncoder of it) holds their categories twice
+            theirs: list[Any] | None = _unique(known) if kind == "category" and known else None
             booster = own.get(user, own.get(spec.name)) if position == 0 else None
             if theirs is None and booster is not None:  # the reference's own, not the copy the file carries
                 theirs = list(booster)

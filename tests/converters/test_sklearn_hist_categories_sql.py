@@ -2,7 +2,7 @@
 OrdinalEncoder in front of it) for SQL Edge, which takes no text: each category column is an int32 input of its
 codes among the model's categories (scikit-learn sorts them, whatever the frame's order), mapped from a category
 column by value by validate, the package and the DuckDB dry run; an unseen and a missing category score as
-scikit-learn scores them (both as missing). An encoder whose unknown category is not missing is refused, saying
+scikit-learn scores them (both as missing). An encoder that raises on an unknown category is refused, saying
 why."""
 
 from __future__ import annotations
@@ -163,25 +163,43 @@ def test_an_ordinal_encoder_fitted_on_text_reads_text_rows_by_value_for_sql_edge
         np.testing.assert_allclose(found, model.predict_proba(part), atol=1e-5)
 
 
-@pytest.mark.parametrize("unknown", [-1, "error"])
-def test_an_ordinal_encoder_whose_unknown_category_is_not_missing_is_refused_saying_why(unknown: Any) -> None:
-    """Its text input was refused with "Encode it as numbers before training", though refitting the encoder with
-    unknown_value=np.nan is all it takes: the code -1 for a missing value would read as the unknown value."""
+def _ordinal_before_hist(encoder: Any) -> tuple[Any, Any]:
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OrdinalEncoder
 
     frame, y = _frame()
-    encoder = (OrdinalEncoder() if unknown == "error"
-               else OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=unknown))
     model = make_pipeline(ColumnTransformer([("codes", encoder, ["band"])], remainder="passthrough"),
                           HistGradientBoostingClassifier(max_iter=5, categorical_features=[0], random_state=0))
-    model.fit(frame, y)
-    with pytest.raises(og.UnsupportedModelError, match=r"\['band'\].*unknown category a value of its own.*would "
-                                                       r"read a missing value as that unknown value.*unknown_value="
-                                                       r"np\.nan"):
+    return model.fit(frame, y), frame
+
+
+def test_an_ordinal_encoder_that_raises_on_an_unknown_category_is_refused_saying_why() -> None:
+    """Its text input was refused with "Encode it as numbers before training", though refitting the encoder with
+    handle_unknown='use_encoded_value' is all it takes: the code -1 for a missing value would read as a value where
+    scikit-learn raises."""
+    from sklearn.preprocessing import OrdinalEncoder
+
+    model, frame = _ordinal_before_hist(OrdinalEncoder())
+    with pytest.raises(og.UnsupportedModelError, match=r"\['band'\].*cannot read its codes.*raises on an unknown "
+                                                       r"or missing category \(handle_unknown='error'\).*"
+                                                       r"use_encoded_value"):
         og.convert(model, frame.head(20), target=TARGET)
+
+
+def test_an_ordinal_encoder_whose_unknown_value_is_minus_one_reads_the_codes(tmp_path: Path) -> None:
+    """unknown_value=-1 was refused too ("the file would read a missing value as that unknown value, where
+    scikit-learn reads it as missing"), but scikit-learn gives a missing band -1 as well, as the file gives the code
+    -1: it converts, and validate and the dry run answer as the pipeline on missing and unseen bands."""
+    from sklearn.preprocessing import OrdinalEncoder
+
+    model, frame = _ordinal_before_hist(OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1))
+    rows = _unseen_and_missing(frame)
+    conv = og.convert(model, frame.head(20), target=TARGET)
+    assert (conv.signature.input("band").elem_type, conv.signature.input("band").unseen_missing) == ("int32", True)
+    report = og.validate(conv, target=TARGET, reference=model, data=rows)
+    assert report.passed, str(report)
+    _dry_run_matches(conv, model, rows, tmp_path / "p")
 
 
 def test_convert_says_the_codes_follow_the_models_order_not_the_frames(fitted: dict[str, Any]) -> None:

@@ -423,3 +423,123 @@ def test_a_boosters_record_of_codes_edited_in_both_copies_fails_validate_against
     assert not parity.passed, str(report)
     assert "not the reference's" in parity.message and f"the reference's are {own}" in parity.message, parity.message
     assert (f"reference only {own[-1:]}" if change == "dropped" else "in another order") in parity.message
+
+
+def _encoded(frame: Any, y: np.ndarray, *parts: tuple[str, Any]) -> Any:
+    """A pipeline of ``parts`` (each an encoder of the colour column) and the x column, then a logistic regression
+    (a ridge regression for a continuous ``y``)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+
+    steps = [(name, encoder, ["colour"]) for name, encoder in parts] + [("num", "passthrough", ["x"])]
+    final = Ridge() if y.dtype.kind == "f" else LogisticRegression(max_iter=1000)
+    return make_pipeline(ColumnTransformer(steps), final).fit(frame, y)
+
+
+def _answers_match(conv: og.Conversion, model: Any, rows: Any, out: Path, target: str) -> None:
+    """onnxruntime fed the codes (as the package's join writes them, -1 for a missing or unseen colour), and the
+    DuckDB dry run of the package, answer as the pipeline's predict and predict_proba."""
+    import onnxruntime as ort
+
+    from onnxgate.deploy.duckdb_dryrun import dry_run
+
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    codes = pd.Categorical(rows["colour"], categories=sorted(COLOURS)).codes.astype(np.int32)[:, None]
+    found = dict(zip([o.name for o in session.get_outputs()],
+                     session.run(None, {"colour": codes, "x": rows[["x"]].to_numpy()})))
+    og.package(conv, target=target, out=out, reference=model, data=rows)
+    result = dry_run(out, rows, reference=model)
+    assert result.passed and result.joined == ["colour"], str(result)
+    table = result.result
+    if hasattr(model, "predict_proba"):
+        for answers in (found, {n: table.column(n).to_numpy() for n in table.column_names}):
+            assert np.array_equal(np.ravel(answers["label"]), model.predict(rows))
+            np.testing.assert_allclose(np.column_stack([np.ravel(answers[f"p_{k}"]) for k in model.classes_]),
+                                       model.predict_proba(rows), atol=1e-5)
+    else:
+        name = session.get_outputs()[0].name
+        for answer in (found[name], table.column(name).to_numpy()):
+            np.testing.assert_allclose(np.ravel(answer), model.predict(rows), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(("kind", "target"), [("binary", "sql-edge-2.0"), ("multiclass", "sql-edge-1.0"),
+                                              ("continuous", "sql-edge-2.0")])
+def test_a_target_encoded_category_column_for_sql_edge_is_its_codes(kind: str, target: str, tmp_path: Path) -> None:
+    """A TargetEncoder over a text column was refused for SQL Edge ("the model reads string values ... Encode it
+    as numbers before training"). It takes the codes now, its encodings keyed by them: an unseen and a missing
+    colour (code -1, no key) read as the encoder's target mean, as scikit-learn reads both."""
+    from sklearn.preprocessing import TargetEncoder
+
+    frame, y = _frame()
+    targets = {"binary": y, "multiclass": (y + (frame["x"].to_numpy() > 1)).astype(np.int64) % 3 + (y == 0),
+               "continuous": y * 2.5 + frame["x"].to_numpy()}
+    model = _encoded(frame, targets[kind], ("te", TargetEncoder()))
+    rows = _with_unseen_and_missing(frame)
+    conv = og.convert(model, frame.head(20), target=target)
+    colour = conv.signature.input("colour")
+    assert (colour.elem_type, colour.codes, colour.unseen_missing) == ("int32", ((0, tuple(sorted(COLOURS))),), True)
+    report = og.validate(conv, target=target, reference=model, data=rows)
+    assert report.passed, str(report)
+    _answers_match(conv, model, rows, tmp_path / "p", target)
+    # the record of the codes with two categories swapped scores amber rows as blue: validate fails
+    tampered = category_records_edited(conv.model, "colour", ["blue", "amber", "green", "red"])
+    assert not og.validate(tampered, target=target, reference=model, data=rows).passed
+
+
+def test_an_ordinal_encoder_with_values_of_its_own_for_sql_edge_reads_the_codes(tmp_path: Path) -> None:
+    """OrdinalEncoder(handle_unknown='use_encoded_value', unknown_value=-1), fitted on a colour column with gaps
+    and encoded_missing_value=-2, before a logistic regression: refused for SQL Edge, it takes the codes now; the
+    code -1 of a missing colour reads as the -2 scikit-learn gives it, and an unseen colour (-1 for scikit-learn,
+    not -2) is refused, not scored as missing. Without gaps, an unseen and a missing colour both read as -1."""
+    from sklearn.preprocessing import OrdinalEncoder
+
+    for gaps, unseen_missing in ((True, False), (False, True)):
+        frame, y = _frame(missing=gaps)
+        model = _encoded(frame, y, ("oe", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                                                         encoded_missing_value=-2)))
+        conv = og.convert(model, frame.head(20), target=TARGET)
+        colour = conv.signature.input("colour")
+        assert (colour.elem_type, colour.unseen_missing) == ("int32", unseen_missing)
+        rows = _with_unseen_and_missing(frame, unseen=not gaps)
+        assert og.validate(conv, target=TARGET, reference=model, data=rows).passed
+        _answers_match(conv, model, rows, tmp_path / f"p{gaps}", TARGET)
+        if gaps:
+            with pytest.raises(og.InvalidDataError, match=r"'colour'.*none of the model's categories.*'violet'"):
+                og.validate(conv, target=TARGET, reference=model, data=_with_unseen_and_missing(frame, missing=False))
+
+
+@pytest.mark.parametrize("second", ["OrdinalEncoder", "TargetEncoder"])
+def test_a_column_two_encoders_read_for_sql_edge_is_its_codes(second: str, tmp_path: Path) -> None:
+    """The colour column one-hot encoded and ordinal (or target) encoded in one ColumnTransformer was refused for
+    SQL Edge ("reads string values"), and without a target validate refused its rows with a missing colour (fill
+    them first). Every encoder now reads the codes, and a missing and an unseen colour as scikit-learn does."""
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, TargetEncoder
+
+    frame, y = _frame()
+    other = (OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1) if second == "OrdinalEncoder"
+             else TargetEncoder())
+    model = _encoded(frame, y, ("oh", OneHotEncoder(handle_unknown="ignore")), ("two", other))
+    rows = _with_unseen_and_missing(frame)
+    assert og.validate(og.convert(model, frame.head(20)), reference=model, data=rows).passed
+    conv = og.convert(model, frame.head(20), target=TARGET)
+    colour = conv.signature.input("colour")
+    assert (colour.elem_type, colour.codes, colour.unseen_missing) == ("int32", ((0, tuple(sorted(COLOURS))),), True)
+    report = og.validate(conv, target=TARGET, reference=model, data=rows)
+    assert report.passed, str(report)
+    _answers_match(conv, model, rows, tmp_path / "p", TARGET)
+    tampered = category_records_edited(conv.model, "colour", ["blue", "amber", "green", "red"])
+    assert not og.validate(tampered, target=TARGET, reference=model, data=rows).passed
+
+
+def test_a_column_an_encoder_that_raises_reads_beside_another_is_refused_saying_why() -> None:
+    """A OneHotEncoder with handle_unknown='error' beside an OrdinalEncoder of the same colour column: the file
+    would score a missing colour's code -1 as an unknown value where scikit-learn raises; refused naming the
+    setting, not with "Encode it as numbers before training"."""
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+
+    frame, y = _frame()
+    model = _encoded(frame, y, ("oh", OneHotEncoder()),
+                     ("oe", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)))
+    with pytest.raises(og.UnsupportedModelError, match=r"\['colour'\].*handle_unknown='error'.*synapse"):
+        og.convert(model, frame.head(20), target=TARGET)
