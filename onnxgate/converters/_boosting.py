@@ -808,10 +808,17 @@ def _register_catboost() -> None:
         options=_CLASSIFIER_OPTIONS,
         parser=parse_classifier,
     )
+    def regressor_shapes(operator: Any) -> None:
+        # a multi-target (or RMSEWithUncertainty) regressor answers [N,k]: skl2onnx's calculator declares [N,1]
+        calculate_linear_regressor_output_shapes(operator)
+        _, bias = operator.raw_operator.get_scale_and_bias()
+        if isinstance(bias, (list, tuple)) and len(bias) > 1:
+            operator.outputs[0].type.shape = [operator.outputs[0].type.shape[0], len(bias)]
+
     update_registered_converter(
         catboost.CatBoostRegressor,
         "CatBoostCatBoostRegressor",
-        calculate_linear_regressor_output_shapes,
+        regressor_shapes,
         _convert_catboost_in_skl2onnx,
     )
 
@@ -858,6 +865,9 @@ def _convert_catboost_in_skl2onnx(scope: Any, operator: Any, container: Any) -> 
     outputs = [o.full_name for o in operator.outputs]
     wanted = outputs[:1] if node.op_type == "TreeEnsembleRegressor" else outputs[:2]
     loss = loss_of(operator.raw_operator)
+    if node.op_type == "TreeEnsembleClassifier" and len(wanted) == 1:  # multi-target or RMSEWithUncertainty
+        _catboost_targets(scope, container, operator, attrs, wanted[0], loss)
+        return
     if loss in ("Poisson", "Tweedie") or (loss == "MultiClassOneVsAll" and node.op_type == "TreeEnsembleClassifier"):
         _catboost_link(scope, container, operator, node.op_type, attrs, wanted, loss)
         return
@@ -919,6 +929,34 @@ def _catboost_link(scope: Any, container: Any, operator: Any, op_type: str, attr
         texts = [t if isinstance(t, bytes) else str(t).encode("utf-8") for t in attrs["classlabels_strings"]]
         container.add_initializer(classes, TensorProto.STRING, [len(texts)], texts)
     container.add_node("Gather", [classes, index], [wanted[0]], axis=0, name=op("Gather"))
+
+
+def _catboost_targets(scope: Any, container: Any, operator: Any, attrs: Mapping[str, Any], out: str,
+                      loss: str) -> None:
+    """A multi-target or RMSEWithUncertainty CatBoost regressor inside a pipeline (as
+    ``onnxgate.converters.catboost`` rewrites it alone): its export's TreeEnsembleClassifier as a
+    TreeEnsembleRegressor of one target per class, writing ``[N,k]``; for RMSEWithUncertainty its raw values
+    become ``[mean, exp(2 * raw)]``."""
+    from onnx import numpy_helper
+    from onnx.helper import get_attribute_value
+
+    from onnxgate.converters.catboost import regressor_attributes, uncertainty_nodes
+
+    trees = regressor_attributes(attrs)
+    if loss != "RMSEWithUncertainty":
+        container.add_node("TreeEnsembleRegressor", [operator.inputs[0].full_name], [out], op_domain="ai.onnx.ml",
+                           op_version=1, name=scope.get_unique_operator_name("CatBoost"), **trees)
+        return
+    raw = scope.get_unique_variable_name("catboost_raw")
+    container.add_node("TreeEnsembleRegressor", [operator.inputs[0].full_name], [raw], op_domain="ai.onnx.ml",
+                       op_version=1, name=scope.get_unique_operator_name("CatBoost"), **trees)
+    nodes, inits = uncertainty_nodes(raw, out, scope.get_unique_variable_name)
+    for init in inits:
+        container.add_initializer(init.name, init.data_type, list(init.dims),
+                                  numpy_helper.to_array(init).reshape(-1).tolist())
+    for node in nodes:
+        container.add_node(node.op_type, list(node.input), list(node.output), name=node.name,
+                           **{a.name: get_attribute_value(a) for a in node.attribute})
 
 
 def _catboost_binary_label(scope: Any, container: Any, attrs: Mapping[str, Any], wanted: Sequence[str],

@@ -3,12 +3,17 @@
 Policy:
 
 * ``CatBoostClassifier``, ``CatBoostRegressor`` and the core ``CatBoost`` class (classification
-  losses ``Logloss``/``CrossEntropy``/``MultiClass``/``MultiClassOneVsAll``, or a single-output regression loss;
-  losses whose export does not reproduce CatBoost's predictions are refused by name). Where CatBoost's export
+  losses ``Logloss``/``CrossEntropy``/``MultiClass``/``MultiClassOneVsAll``, a regression loss, or a multi-target
+  one ``MultiRMSE``/``MultiRMSEWithMissingValues``/``MultiQuantile``; multi-label and ranking losses are refused
+  by name). Where CatBoost's export
   writes another answer than ``predict``, the graph is completed: ``Poisson`` and ``Tweedie`` answer
   ``exp(raw)`` (an Exp after the trees: ``CatBoostRegressor.predict``, the core class's
   ``prediction_type='Exponent'``), ``MultiClassOneVsAll`` the per-class sigmoids of the raw values (rows not
-  summing to 1, as ``predict_proba``) and the class of the largest, where the export wrote their softmax.
+  summing to 1, as ``predict_proba``) and the class of the largest, where the export wrote their softmax;
+  multi-target losses and ``RMSEWithUncertainty``, which the export writes through a TreeEnsembleClassifier, a
+  softmax and a ZipMap, answer from a TreeEnsembleRegressor of one target per value: ``predictions`` ``[N,k]``,
+  for ``RMSEWithUncertainty`` the mean and the variance ``exp(2 * raw)`` (``CatBoostRegressor.predict``, the core
+  class's ``prediction_type='RMSEWithUncertainty'``).
 * Categorical features (``cat_features``), which CatBoost's ONNX export refuses: the model is built from
   CatBoost's JSON export (see the section below), from a DataFrame sample holding every category the trees
   read (the training frame): one input per column, a categorical one of its values' type (string or int64)
@@ -26,7 +31,7 @@ Policy:
   inside the graph; a model fitted on a DataFrame gets one ``[N,1]`` input per column from a
   DataFrame sample (as XGBoost).
 * Outputs: classifiers ``label`` ``[N]`` and ``probabilities`` ``[N,k]`` (CatBoost's ZipMap is
-  removed), regressors ``predictions`` ``[N,1]``.
+  removed), regressors ``predictions`` ``[N,1]`` (``[N,k]`` for ``k`` targets, ``[N,2]`` for RMSEWithUncertainty).
 * Opsets: CatBoost writes a fixed graph: TreeEnsemble nodes at ai.onnx.ml 2 and no default-domain
   node. The default domain is stamped at the requested opset (exact: no node in it); ai.onnx.ml is
   lowered to the requested (or the target's) ai.onnx.ml opset only when every node means the same
@@ -68,11 +73,16 @@ _EXPONENT_LOSSES = ("Poisson", "Tweedie")
 #: The classification loss CatBoost scores by per-class sigmoids of the raw values (``predict_proba``'s rows do not
 #: sum to 1), where its ONNX export writes their softmax: rewritten by :func:`_one_vs_all_sigmoids`.
 _ONE_VS_ALL = "MultiClassOneVsAll"
+#: Multi-target regression losses: ``predict`` answers one raw value per target (``[N,k]``), where CatBoost's export
+#: writes them through a TreeEnsembleClassifier, its softmax and a ZipMap: the node is rewritten as a
+#: TreeEnsembleRegressor of ``k`` targets (:func:`regressor_attributes`).
+_MULTI_TARGET_LOSSES = ("MultiRMSE", "MultiRMSEWithMissingValues", "MultiQuantile")
+#: The loss whose ``predict`` answers ``[mean, variance]`` per row, the variance ``exp(2 * raw)`` of the second raw
+#: value (CatBoostRegressor's default, ``prediction_type='RMSEWithUncertainty'``); exported as
+#: :data:`_MULTI_TARGET_LOSSES` are, then completed by :func:`uncertainty_nodes`.
+_UNCERTAINTY = "RMSEWithUncertainty"
 #: Losses whose export does not reproduce CatBoost's predict (measured), and why.
-_REFUSED_LOSSES = {
-    "RMSEWithUncertainty": "its ONNX export is ill-typed (two outputs through a classifier node)",
-    "MultiRMSE": "its ONNX export is ill-typed (several targets through a classifier node)",
-}
+_REFUSED_LOSSES: dict[str, str] = {}
 
 
 def loss_of(model: Any) -> str:
@@ -207,13 +217,15 @@ class CatBoostConverter(BoostingConverter):
         loss = loss_of(model)
         why = _REFUSED_LOSSES.get(loss)
         if why is None and ("Rank" in loss or "Pair" in loss or loss.startswith("Multi")) and (
-                loss not in _CLASSIFICATION_LOSSES):
-            why = "ranking and multi-output losses have no single-output ONNX form in CatBoost's export"
+                loss not in _CLASSIFICATION_LOSSES + _MULTI_TARGET_LOSSES):
+            why = ("ranking and multi-label losses have no ONNX form in CatBoost's export that answers as its "
+                   "predict does")
         if why is not None:
             raise UnsupportedModelError(
                 f"CatBoost loss {loss!r} is not supported: {why}. Supported: classification losses "
-                f"{list(_CLASSIFICATION_LOSSES)} and single-output regression losses (RMSE, MAE, Quantile, "
-                "Huber, MAPE, Lq, LogLinQuantile...).",
+                f"{list(_CLASSIFICATION_LOSSES)}, regression losses (RMSE, MAE, Quantile, Huber, MAPE, Poisson, "
+                f"Tweedie, {_UNCERTAINTY}...) and multi-target ones {list(_MULTI_TARGET_LOSSES)}. Fit one model "
+                "per label (MultiOutputClassifier) or per ranking instead.",
                 framework=self.framework,
             )
 
@@ -249,6 +261,8 @@ class CatBoostConverter(BoostingConverter):
             else:
                 _binary_labels_by_threshold(proto, probability_threshold(model))
                 _binary_labels_as_classes(proto, getattr(model, "classes_", None))
+        elif loss_of(model) in (*_MULTI_TARGET_LOSSES, _UNCERTAINTY):
+            _classifier_node_as_regressor(proto, loss_of(model) == _UNCERTAINTY)
         else:
             _regression_output_rank_two(proto)
             if loss_of(model) in _EXPONENT_LOSSES:
@@ -332,8 +346,10 @@ class CatBoostConverter(BoostingConverter):
                 proba = np.asarray(model.predict(X, prediction_type="Probability"))
             return _in_output_order(["label", "probabilities"], [label, proba], signature)
         # the core CatBoost class predicts the raw value by default, CatBoostRegressor exp(raw) for Poisson and
-        # Tweedie: the file answers the latter (the expected value), whichever class read the model
-        kind = "Exponent" if loss_of(model) in _EXPONENT_LOSSES else "RawFormulaVal"
+        # Tweedie and [mean, variance] for RMSEWithUncertainty: the file answers the latter (the expected value,
+        # the variance), whichever class read the model
+        loss = loss_of(model)
+        kind = "Exponent" if loss in _EXPONENT_LOSSES else loss if loss == _UNCERTAINTY else "RawFormulaVal"
         answer = model.predict(X, prediction_type=kind)
         return _in_output_order(["predictions"], [np.asarray(answer).reshape(len(X), -1)], signature)
 
@@ -532,6 +548,69 @@ def _binary_labels_as_classes(proto: Any, classes: Any) -> None:
     if label is None:
         return
     output_after(graph, label.name, "Gather", [values.astype(np.int64), None], was="index", node="from_index", axis=0)
+
+
+def regressor_attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """The attributes of a TreeEnsembleRegressor answering the raw values of the TreeEnsembleClassifier CatBoost's
+    export writes for a multi-target (or RMSEWithUncertainty) model: the same trees, each class one target (its
+    ``class_*`` the ``target_*``, its ``base_values`` the targets' biases), summed with no post-transform (the
+    export's SOFTMAX, then a ZipMap, answered a class label and probabilities)."""
+    renamed = {"class_ids": "target_ids", "class_nodeids": "target_nodeids", "class_treeids": "target_treeids",
+               "class_weights": "target_weights"}
+    out = {key: value for key, value in attrs.items() if key.startswith("nodes_")}
+    out.update({new: list(attrs[old]) for old, new in renamed.items()})
+    base = [float(v) for v in attrs.get("base_values") or []]
+    targets = max(len(base), max(out["target_ids"], default=0) + 1)
+    out.update(n_targets=targets, aggregate_function="SUM", post_transform="NONE")
+    if base:
+        out["base_values"] = base
+    return out
+
+
+def uncertainty_nodes(raw: str, out: str, name: Any) -> tuple[list[Any], list[Any]]:
+    """The nodes (and initializers) turning an RMSEWithUncertainty model's ``[N,2]`` raw values ``raw`` into
+    what its ``predict`` answers, ``out``: the mean (the first raw value) and the variance ``exp(2 * r)`` of the
+    second (the raw value is the log of the standard deviation). ``name(base)`` gives a unique tensor or node
+    name."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    first, second, two = name("catboost_first"), name("catboost_second"), name("catboost_two")
+    mean, log_sd, log_var, var = (name(f"catboost_{k}") for k in ("mean", "log_sd", "log_var", "variance"))
+    inits = [numpy_helper.from_array(np.asarray([0], dtype=np.int64), first),
+             numpy_helper.from_array(np.asarray([1], dtype=np.int64), second),
+             numpy_helper.from_array(np.asarray(2.0, dtype=np.float32), two)]
+    nodes = [helper.make_node("Gather", [raw, first], [mean], axis=1, name=name("catboost_mean")),
+             helper.make_node("Gather", [raw, second], [log_sd], axis=1, name=name("catboost_log_sd")),
+             helper.make_node("Mul", [log_sd, two], [log_var], name=name("catboost_log_var")),
+             helper.make_node("Exp", [log_var], [var], name=name("catboost_variance")),
+             helper.make_node("Concat", [mean, var], [out], axis=1, name=name("catboost_mean_variance"))]
+    return nodes, inits
+
+
+def _classifier_node_as_regressor(proto: Any, uncertainty: bool) -> None:
+    """A multi-target or RMSEWithUncertainty model's export (a TreeEnsembleClassifier, its label and a ZipMap of
+    the softmax: no regression answer) as one ``predictions`` output ``[N,k]``: :func:`regressor_attributes`'s
+    TreeEnsembleRegressor, then :func:`uncertainty_nodes` for RMSEWithUncertainty."""
+    from onnx import TensorProto, helper
+    from onnx.helper import get_attribute_value
+
+    from onnxgate._graph import graph_names, unique_name
+
+    graph = proto.graph
+    node = next(n for n in graph.node if n.op_type == "TreeEnsembleClassifier")
+    attrs = regressor_attributes({a.name: get_attribute_value(a) for a in node.attribute})
+    taken = graph_names(graph) | {"predictions"}
+    raw = unique_name("catboost_raw", taken) if uncertainty else "predictions"
+    trees = helper.make_node("TreeEnsembleRegressor", list(node.input), [raw], domain=node.domain,
+                             name=node.name or "catboost_trees", **attrs)
+    nodes, inits = uncertainty_nodes(raw, "predictions", lambda base: unique_name(base, taken)) if uncertainty else (
+        [], [])
+    del graph.node[:]
+    graph.node.extend([trees, *nodes])
+    graph.initializer.extend(inits)
+    del graph.output[:]
+    graph.output.append(helper.make_tensor_value_info("predictions", TensorProto.FLOAT, ["N", attrs["n_targets"]]))
 
 
 def _rename_input(proto: Any, new: str) -> None:
@@ -929,6 +1008,14 @@ class _CategoricalModel:
             outputs.append(helper.make_tensor_value_info("predictions", TensorProto.FLOAT, ["N", width]))
             if loss in _EXPONENT_LOSSES:  # CatBoost predicts exp(raw) for them
                 nodes.append(helper.make_node("Exp", [raw], ["predictions"], name="catboost_exp"))
+            elif loss == _UNCERTAINTY:  # [mean, exp(2 * raw)]
+                from onnxgate._graph import unique_name
+
+                taken = {"predictions", *(i.name for i in inits), *(v.name for v in inputs)}
+                taken.update(n for node in nodes for n in (*node.input, *node.output, node.name))
+                more, constants = uncertainty_nodes(raw, "predictions", lambda base: unique_name(base, taken))
+                nodes += more
+                inits += constants
             else:
                 nodes[-1].output[0] = "predictions"
         else:

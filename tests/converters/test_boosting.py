@@ -528,18 +528,17 @@ def test_sql_edge_1_caps_the_ml_opset() -> None:
          r"XGBoost objective 'binary:hinge' is not supported.*Supported objectives: \['binary:logistic'"),
         (lambda X, y: lightgbm.train({"objective": "fair", "verbose": -1}, lightgbm.Dataset(X, y), 3),
          r"LightGBM objective 'fair' is not supported: onnxmltools cannot convert it"),
-        (lambda X, y: catboost.CatBoostRegressor(iterations=3, loss_function="MultiRMSE", **CATBOOST_QUIET)
+        (lambda X, y: catboost.CatBoostClassifier(iterations=3, loss_function="MultiLogloss", **CATBOOST_QUIET)
          .fit(X, np.c_[y, 1 - y]),
-         r"CatBoost loss 'MultiRMSE' is not supported: its ONNX export is ill-typed"),
-        (lambda X, y: catboost.CatBoostRegressor(iterations=3, loss_function="RMSEWithUncertainty", **CATBOOST_QUIET)
-         .fit(X, y),
-         r"CatBoost loss 'RMSEWithUncertainty' is not supported: its ONNX export is ill-typed"),
+         r"CatBoost loss 'MultiLogloss' is not supported: ranking and multi-label losses .*MultiOutputClassifier"),
+        (lambda X, y: catboost.CatBoostRegressor(iterations=3, grow_policy="Lossguide", **CATBOOST_QUIET).fit(X, y),
+         r"CatBoost trees that are not symmetric \(grow_policy='Lossguide'\) have no ONNX form"),
         (lambda X, y: xgboost.XGBClassifier(), r"XGBClassifier is not fitted: .*Call \.fit\(X, y\) first"),
         (lambda X, y: lightgbm.LGBMRegressor(), r"LGBMRegressor is not fitted"),
         (lambda X, y: catboost.CatBoostClassifier(), r"CatBoostClassifier is not fitted"),
     ],
     ids=[
-        "xgb-hinge", "lgbm-fair", "catboost-multirmse", "catboost-uncertainty", "xgb-unfitted",
+        "xgb-hinge", "lgbm-fair", "catboost-multilogloss", "catboost-lossguide", "xgb-unfitted",
         "lgbm-unfitted", "catboost-unfitted",
     ],
 )
@@ -1005,15 +1004,15 @@ def test_xgboost_early_stopping_with_parallel_trees_keeps_every_tree_of_the_best
      r"LightGBM linear_tree=True: .*Train with linear_tree=False"),
     (lambda: lightgbm.LGBMClassifier(n_estimators=3, verbose=-1, zero_as_missing=True),
      r"LightGBM zero_as_missing=True: .*only NaN as missing"),
-    (lambda: catboost.CatBoostRegressor(iterations=3, loss_function="RMSEWithUncertainty", **CATBOOST_QUIET),
-     r"^CatBoost loss 'RMSEWithUncertainty' is not supported"),
+    (lambda: catboost.CatBoostRegressor(iterations=3, grow_policy="Lossguide", **CATBOOST_QUIET),
+     r"^CatBoost trees that are not symmetric \(grow_policy='Lossguide'\)"),
     (lambda: lightgbm.LGBMClassifier(n_estimators=3, verbose=-1, sigmoid=2.0),
      r"LightGBM sigmoid=2: .*Train with sigmoid=1\.0"),
     (lambda: lightgbm.LGBMRegressor(n_estimators=3, verbose=-1, reg_sqrt=True),
      r"LightGBM reg_sqrt=True: .*Train with reg_sqrt=False"),
     (lambda: catboost.CatBoostRegressor(iterations=3, **CATBOOST_QUIET),  # scaled after fitting, below
      r"CatBoost scale 2\.0 \(set_scale_and_bias\): .*set_scale_and_bias\(1\.0, bias\)"),
-], ids=["lgbm-linear-tree", "lgbm-zero-as-missing", "catboost-uncertainty", "lgbm-sigmoid",
+], ids=["lgbm-linear-tree", "lgbm-zero-as-missing", "catboost-lossguide", "lgbm-sigmoid",
         "lgbm-reg-sqrt", "catboost-scale"])
 def test_settings_the_onnx_trees_cannot_follow_are_refused_alone_and_in_a_pipeline(make: Any, message: str,
                                                                                    in_pipeline: bool) -> None:
@@ -1480,3 +1479,62 @@ def test_a_catboost_one_vs_all_classifier_answers_per_class_sigmoids(how: str) -
     got_label, got_proba = _run(og.convert(model, sample), data)
     assert got_label.reshape(-1).tolist() == np.asarray(label).reshape(-1).tolist()
     np.testing.assert_allclose(got_proba, proba, atol=1e-6)
+
+
+@pytest.mark.parametrize("how", ["class", "core", "pipeline", "categorical"])
+@pytest.mark.parametrize("loss", ["MultiRMSE", "MultiQuantile:alpha=0.1,0.5,0.9"])
+def test_a_catboost_multi_target_regressor_answers_one_column_per_target(loss: str, how: str) -> None:
+    # CatBoost's export writes them through a TreeEnsembleClassifier, its softmax and a ZipMap (no regression
+    # answer): they were refused; predict answers one raw value per target, [N,k], and SQL one column per target
+    X, y = _data("diabetes")
+    Y = np.c_[y / 100, X[:, 0] * 10, y / 50 - X[:, 3]] if loss == "MultiRMSE" else y / 100
+    model, sample = _catboost_fitted("regressor", how, loss, X, Y)
+    data = _with_nan_rows(sample)
+    expected = np.asarray(model.predict(data))
+    assert expected.shape == (len(data), 3)
+    for target in ("container", "sql-edge-2.0", "sql-edge-1.0"):
+        conv = og.convert(model, sample, target=target)
+        report = og.validate(conv, target=target, reference=model, data=data)
+        assert report.passed, str(report)
+    assert len(conv.signature.outputs) == 3  # sql-edge-1.0: one [N,1] column per target
+    got = _run(og.convert(model, sample), data)
+    assert len(got) == 1 and got[0].shape == expected.shape
+    np.testing.assert_allclose(got[0], expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("how", ["class", "core", "pipeline", "categorical"])
+def test_a_catboost_rmse_with_uncertainty_regressor_answers_its_mean_and_variance(how: str) -> None:
+    # predict answers [mean, exp(2 * raw)] per row (the core class with prediction_type='RMSEWithUncertainty'); the
+    # export writes the two raw values through a TreeEnsembleClassifier and a ZipMap: it was refused
+    X, y = _data("diabetes")
+    model, sample = _catboost_fitted("regressor", how, "RMSEWithUncertainty", X, y / 100)
+    data = _with_nan_rows(sample)
+    kind = {"prediction_type": "RMSEWithUncertainty"} if how == "core" else {}
+    expected = np.asarray(model.predict(data, **kind))
+    assert expected.shape == (len(data), 2) and expected[:, 1].min() > 0
+    for target in ("container", "sql-edge-2.0", "sql-edge-1.0"):
+        report = og.validate(og.convert(model, sample, target=target), target=target, reference=model, data=data)
+        assert report.passed, str(report)
+    got = _run(og.convert(model, sample), data)
+    assert len(got) == 1 and got[0].shape == expected.shape
+    np.testing.assert_allclose(got[0], expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["MultiRMSE", "RMSEWithUncertainty"])
+def test_a_catboost_multi_output_cbm_converts_and_validates_through_the_cli(
+        loss: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from onnxgate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    X, y = _data("diabetes")
+    Y = np.c_[y / 100, X[:, 0] * 10] if loss == "MultiRMSE" else y / 100
+    model = catboost.CatBoostRegressor(iterations=20, loss_function=loss, thread_count=1, **CATBOOST_QUIET).fit(X, Y)
+    model.save_model("model.cbm")
+    data = _with_nan_rows(X)
+    np.save("X.npy", data)
+    for target in ("container", "sql-edge-2.0"):
+        assert main(["convert", "model.cbm", "--sample", "X.npy", "-o", f"{target}.onnx", "--target", target]) == 0
+        assert main(["validate", f"{target}.onnx", "--target", target, "--reference", "model.cbm",
+                     "--data", "X.npy"]) == 0
+    got = _run(og.convert(catboost.CatBoost().load_model("model.cbm"), X), data)[0]
+    np.testing.assert_allclose(got, model.predict(data), rtol=1e-5, atol=1e-6)
