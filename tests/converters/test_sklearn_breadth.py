@@ -2304,6 +2304,30 @@ def test_a_quadratic_discriminant_converts_at_opset_12(target: str) -> None:
     assert og.validate(conv, target=target, reference=model, data=X).passed
 
 
+@pytest.mark.parametrize(("kind", "labels"), [("LogisticRegression", (10**12, 3, 5)), ("SVC", (10**12, 1))])
+def test_zipmap_columns_of_integer_labels_past_float32s_integers_are_named_by_their_class(
+        kind: str, labels: tuple[int, ...]) -> None:
+    # the classes' positions written in their place named zipmap="columns"'s outputs 'i0', 'i1'...: no class of the
+    # model's, and validate failed saying 'i0' matched none of the classifier's answers
+    import onnxruntime as ort
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import SVC
+
+    X, y = _iris()
+    if kind == "SVC":
+        X, y = X[y < 2], y[y < 2]
+    y = np.asarray(labels, dtype=np.int64)[y]
+    model = (LogisticRegression(max_iter=500) if kind == "LogisticRegression" else SVC()).fit(X, y)
+    conv = og.convert(model, X[:5], options={"zipmap": "columns"})
+    names = [f"i{c}" for c in model.classes_]
+    assert set(names) <= set(conv.signature.output_names)
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    answered = dict(zip(conv.signature.output_names, session.run(None, as_feeds(X, conv.signature)), strict=True))
+    assert np.array_equal(answered[conv.signature.output_names[0]].ravel(), model.predict(X))
+    report = og.validate(conv, target="onnxruntime", reference=model, data=X)
+    assert report.passed, str(report)
+
+
 @pytest.mark.parametrize("vectorizer", ["TfidfVectorizer", "CountVectorizer"])
 def test_a_text_pipeline_loads_and_matches_on_a_machine_without_the_en_us_locale(vectorizer: str) -> None:
     # skl2onnx names no locale in the StringNormalizer, so onnxruntime built en_US.UTF-8, which this machine
