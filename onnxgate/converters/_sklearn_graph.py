@@ -588,7 +588,7 @@ def label_per_row(proto: Any, model: Any) -> None:
 def classes_at_positions(proto: Any, classes: Any) -> None:
     """The label of a classifier converted with its classes' positions as classes
     (:func:`onnxgate.converters._sklearn_models.positional_classes`): each position looked up in the true classes
-    (int64), after the label output and in a ZipMap's keys, in place.
+    (int64; float64 for float classes), after the label output and in a ZipMap's keys, in place.
 
     Raises
     ------
@@ -604,7 +604,8 @@ def classes_at_positions(proto: Any, classes: Any) -> None:
 
     graph = proto.graph
     if not isinstance(classes, list):
-        classes = np.asarray(classes, dtype=np.int64)
+        classes = np.asarray(classes)
+        classes = classes.astype(np.float64 if classes.dtype.kind == "f" else np.int64)
     out = graph.output[0] if graph.output else None
     if out is None or not out.type.HasField("tensor_type") or out.type.tensor_type.elem_type != TensorProto.INT64:
         widest = int(np.abs(np.concatenate([np.ravel(c) for c in classes])).max())
@@ -621,6 +622,8 @@ def classes_at_positions(proto: Any, classes: Any) -> None:
         output_after(graph, out.name, "Gather", [table, None], was="flat", node="class")
         return
     output_after(graph, out.name, "Gather", [classes, None], was="position", node="class")
+    if classes.dtype.kind == "f":  # float classes (1e12, 3.0, 5.0) answered as float64, as predict answers them
+        out.type.tensor_type.elem_type = TensorProto.DOUBLE
     for node in graph.node:
         if node.op_type != "ZipMap":
             continue
@@ -628,7 +631,8 @@ def classes_at_positions(proto: Any, classes: Any) -> None:
             if (attr.name == "classlabels_int64s" and not isinstance(classes, list)
                     and list(attr.ints) == list(range(len(classes)))):
                 attr.CopyFrom(helper.make_attribute("classlabels_int64s", [int(c) for c in classes]))
-    _class_columns_named(graph, [int(c) for c in classes])
+    if classes.dtype.kind != "f":
+        _class_columns_named(graph, [int(c) for c in classes])
 
 
 def _class_columns_named(graph: Any, classes: list[int]) -> None:

@@ -637,7 +637,10 @@ def positional_classes(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[A
     import numpy as np
 
     def positions(classes: Any) -> Any:
-        if (not isinstance(classes, np.ndarray) or classes.dtype.kind not in "iu" or not classes.size
+        # float labels holding integers (ids read from a CSV column with gaps) are written through int32 alike:
+        # 1e12/3.0/5.0 answered -727379968.0 for 1e12
+        if (not isinstance(classes, np.ndarray) or classes.dtype.kind not in "iuf" or not classes.size
+                or not np.isfinite(classes.astype(np.float64)).all()
                 or np.abs(classes.astype(np.float64)).max() <= EXACT_CLASS_LABEL):
             return classes
         return np.arange(classes.size, dtype=np.int64)
@@ -654,7 +657,8 @@ def positional_classes(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[A
             options[id(new)] = options.pop(old)
     if isinstance(classes, list):  # a MultiOutputClassifier: every member answers its positions
         return placed, options, [np.asarray(c).astype(np.int64) for c in classes]
-    return placed, options, np.asarray(classes).astype(np.int64)
+    kept = np.asarray(classes)  # float classes answered as float64, as predict does
+    return placed, options, kept.astype(np.float64 if kept.dtype.kind == "f" else np.int64)
 
 
 def _widened(model: Any, moved: dict[int, Any], relabel: Any = None) -> Any:
@@ -663,6 +667,8 @@ def _widened(model: Any, moved: dict[int, Any], relabel: Any = None) -> Any:
     given another form by ``relabel`` (classes -> the classes written, the same object where unchanged; a
     classifier of several outputs, whose classes are a list, is left as it is then)."""
     import copy
+
+    import numpy as np
 
     if hasattr(model, "steps") and model.steps:
         last = _widened(model.steps[-1][1], moved, relabel)
@@ -683,7 +689,8 @@ def _widened(model: Any, moved: dict[int, Any], relabel: Any = None) -> Any:
         return outer
     classes = getattr(model, "classes_", None)
     if relabel is not None and type(model).__name__ == "MultiOutputClassifier" and isinstance(classes, list):
-        if all(relabel(c) is c for c in classes):
+        # integer members only: _every_position leaves float classes as they are
+        if all(relabel(c) is c or getattr(c, "dtype", np.dtype("O")).kind not in "iu" for c in classes):
             return model
         many = copy.copy(model)
         # each member's positions, where one needs them: the label columns are mapped back alike

@@ -2304,6 +2304,33 @@ def test_a_quadratic_discriminant_converts_at_opset_12(target: str) -> None:
     assert og.validate(conv, target=target, reference=model, data=X).passed
 
 
+@pytest.mark.parametrize("kind", ["LogisticRegression", "GaussianNB", "AdaBoostClassifier"])
+def test_float_labels_holding_integers_past_float32s_are_answered_as_they_are(kind: str) -> None:
+    # ids read as float (a CSV column with gaps): 1e12/3.0/5.0 answered -727379968.0 for 1e12 on 50 of 150 rows
+    import onnxruntime as ort
+    from sklearn.ensemble import AdaBoostClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import GaussianNB
+
+    X, y = _iris()
+    y = np.array([1e12, 3.0, 5.0])[y]
+    estimator: Any = {"LogisticRegression": LogisticRegression(max_iter=500), "GaussianNB": GaussianNB(),
+                      "AdaBoostClassifier": AdaBoostClassifier(n_estimators=5, random_state=0)}[kind]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = estimator.fit(X, y)
+    for target in (None, "sql-edge-2.0"):
+        conv = og.convert(model, X[:5], target=target)
+        if target is None:
+            session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+            answered = session.run(None, as_feeds(X, conv.signature))[0]
+            assert answered.dtype == np.float64
+            assert np.array_equal(answered.ravel(), model.predict(X))
+        report = og.validate(conv, target=target or "onnxruntime", reference=model, data=X)
+        assert report.passed, str(report)
+    assert model.classes_.dtype == np.float64  # the user's model is left as it was
+
+
 @pytest.mark.parametrize(("kind", "labels"), [("LogisticRegression", (10**12, 3, 5)), ("SVC", (10**12, 1))])
 def test_zipmap_columns_of_integer_labels_past_float32s_integers_are_named_by_their_class(
         kind: str, labels: tuple[int, ...]) -> None:
