@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from onnxgate._onnx import canonical_domain, model_opsets, node_subgraphs, types_inferred
+from onnxgate._onnx import canonical_domain, list_initializers, model_opsets, node_subgraphs, types_inferred
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -481,8 +481,12 @@ def rewrite_for_target_kernels(model: onnx.ModelProto, target: Target) -> list[s
     """Each rewrite of ``model`` (in place) into nodes ``target``'s older onnxruntime has kernels for: double nodes
     computed in float32 between Casts, LabelEncoders looking up positions, Loops given the cond input they lack;
     returns their warnings."""
-    return [*float32_where_the_target_lacks_double(model, target), *label_encoders_the_target_lacks(model, target),
-            *loops_the_target_refuses(model, target)]
+    warnings = [*float32_where_the_target_lacks_double(model, target), *label_encoders_the_target_lacks(model, target),
+                *loops_the_target_refuses(model, target)]
+    # an IR 3 file lists every initializer as a graph input: a LabelEncoder's table of values added here was not, and
+    # the adapted file failed the ONNX checker ('LabelEncoder_values in initializer but not in graph input')
+    list_initializers(model)
+    return warnings
 
 
 def _add_types(graph: onnx.GraphProto, found: dict[str, str]) -> None:

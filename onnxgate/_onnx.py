@@ -42,6 +42,7 @@ __all__ = [
     "densify_sparse_initializers",
     "infer_shapes_strict",
     "ir_version_for_opset",
+    "list_initializers",
     "load_error",
     "load_model",
     "load_model_and_data_files",
@@ -1633,6 +1634,23 @@ def _dense_tensor(sparse: Any) -> Any:
 
 #: The first IR version whose initializers need not be graph inputs (an IR 3 file lists every initializer as one).
 INITIALIZERS_APART_IR_VERSION = 4
+
+
+def list_initializers(proto: onnx.ModelProto) -> None:
+    """List ``proto``'s initializers as graph inputs where its IR version asks for it (IR 3 lists every
+    initializer as one), in place: onnxgate's rewrites add constants (a SQL adaptation's label column shape, a
+    LabelEncoder's table of values for a target's older onnxruntime), and an opset-8 model is stamped IR 3. They
+    stay constants, no input a caller feeds (:meth:`onnxgate.signature.Signature.from_model` leaves initializers
+    out)."""
+    from onnx import helper
+
+    if int(proto.ir_version) >= INITIALIZERS_APART_IR_VERSION:
+        return
+    inputs = {i.name for i in proto.graph.input}
+    for init in proto.graph.initializer:
+        if init.name not in inputs:
+            proto.graph.input.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
+            inputs.add(init.name)
 
 
 def repair_layout(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]:

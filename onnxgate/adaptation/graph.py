@@ -243,29 +243,12 @@ def place_nodes(graph: Any, new_nodes: list[Any], column_inputs: set[str]) -> No
     graph.node.extend(head + body + tail)
 
 
-def list_initializers(proto: Any) -> None:
-    """List ``proto``'s initializers as graph inputs where its IR version asks for it (IR 3 lists every
-    initializer as one). The rewrite adds constants (a label's column shape...), and an opset-8 model is stamped
-    IR 3 for a SQL target: the checker refused a LightGBM classifier of text labels converted from float32 rows
-    for sql-edge-2.0 ("one in initializer but not in graph input"). They stay constants, no input a caller
-    feeds (:meth:`onnxgate.signature.Signature.from_model` leaves initializers out)."""
-    from onnx import helper
-
-    from onnxgate._onnx import INITIALIZERS_APART_IR_VERSION
-
-    if int(proto.ir_version) >= INITIALIZERS_APART_IR_VERSION:
-        return
-    inputs = {i.name for i in proto.graph.input}
-    for init in proto.graph.initializer:
-        if init.name not in inputs:
-            proto.graph.input.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
-            inputs.add(init.name)
-
-
 def check_rewritten(proto: Any) -> None:
     import onnx
 
-    list_initializers(proto)
+    from onnxgate._onnx import list_initializers
+
+    list_initializers(proto)  # IR 3 lists them as graph inputs: the rewrite's constants too
     try:
         onnx.checker.check_model(proto)
     except Exception as err:

@@ -252,3 +252,25 @@ def test_a_float32_sample_of_categories_one_float32_value_apart_converts() -> No
     rows = X.astype(np.float32)  # float32 rows hold no 16777217.0: the model reads them as 16777216.0 too
     conv = og.convert(model, rows[:5], target="sql-edge-2.0")
     assert og.validate(conv, target="sql-edge-2.0", reference=model, data=rows).passed
+
+
+def test_an_ir3_file_whose_label_encoder_is_rewritten_for_sql_edge_passes_the_onnx_checker() -> None:
+    # an IR 3 file (opset 8) lists every initializer as a graph input: the rewrite's table of values was not, and the
+    # adapted file failed onnx.checker ('LabelEncoder_values in initializer but not in graph input'), validate
+    # passing only on a copy it repaired
+    import onnx
+    from onnx import TensorProto
+
+    model = _label_encoder({"keys_floats": [1.0, 2.0]}, {"values_floats": [10.0, 20.0], "default_float": -1.0},
+                           TensorProto.FLOAT, TensorProto.FLOAT)
+    del model.opset_import[:]
+    model.opset_import.extend([onnx.helper.make_opsetid("", 8), onnx.helper.make_opsetid("ai.onnx.ml", 2)])
+    model.ir_version = 3
+    onnx.checker.check_model(model)
+    for target in ("sql-edge-2.0", "sql-edge-1.0"):
+        adapted = og.adapt(model, target)
+        assert any(n.op_type == "Gather" for n in adapted.graph.node)  # rewritten
+        onnx.checker.check_model(adapted)
+        assert [i.name for i in og.Signature.from_model(adapted).inputs] == ["x"]  # no constant to feed
+        x = np.array([[1.0], [2.0], [3.0]], dtype=np.float32)
+        np.testing.assert_array_equal(_run(adapted, x).ravel(), [10.0, 20.0, -1.0])
