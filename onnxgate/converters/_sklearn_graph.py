@@ -605,7 +605,9 @@ def classes_at_positions(proto: Any, classes: Any) -> None:
     graph = proto.graph
     if not isinstance(classes, list):
         classes = np.asarray(classes)
-        classes = classes.astype(np.float64 if classes.dtype.kind == "f" else np.int64)
+        # unsigned labels past int64's largest (2**63 + 5) as uint64: int64 answered -9223372036854775803 for it
+        wide = classes.dtype.kind == "u" and classes.size and int(classes.max()) > np.iinfo(np.int64).max
+        classes = classes.astype(np.float64 if classes.dtype.kind == "f" else np.uint64 if wide else np.int64)
     out = graph.output[0] if graph.output else None
     if out is None or not out.type.HasField("tensor_type") or out.type.tensor_type.elem_type != TensorProto.INT64:
         widest = int(np.abs(np.concatenate([np.ravel(c) for c in classes])).max())
@@ -624,9 +626,15 @@ def classes_at_positions(proto: Any, classes: Any) -> None:
     output_after(graph, out.name, "Gather", [classes, None], was="position", node="class")
     if classes.dtype.kind == "f":  # float classes (1e12, 3.0, 5.0) answered as float64, as predict answers them
         out.type.tensor_type.elem_type = TensorProto.DOUBLE
+    elif classes.dtype == np.uint64:
+        out.type.tensor_type.elem_type = TensorProto.UINT64
     for node in graph.node:
         if node.op_type != "ZipMap":
             continue
+        if classes.dtype == np.uint64:
+            raise UnsupportedModelError(
+                f"class labels such as {int(classes.max())} are past int64's largest, and a ZipMap's keys are int64: "
+                "convert with zipmap=False (the default), or fit on labels within int64", framework="sklearn")
         for attr in node.attribute:
             if (attr.name == "classlabels_int64s" and not isinstance(classes, list)
                     and list(attr.ints) == list(range(len(classes)))):

@@ -657,8 +657,8 @@ def positional_classes(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[A
             options[id(new)] = options.pop(old)
     if isinstance(classes, list):  # a MultiOutputClassifier: every member answers its positions
         return placed, options, [np.asarray(c).astype(np.int64) for c in classes]
-    kept = np.asarray(classes)  # float classes answered as float64, as predict does
-    return placed, options, kept.astype(np.float64 if kept.dtype.kind == "f" else np.int64)
+    kept = np.asarray(classes)  # float classes answered as float64, as predict does; uint64 past int64 as uint64
+    return placed, options, kept if kept.dtype.kind in "fu" else kept.astype(np.int64)
 
 
 def _widened(model: Any, moved: dict[int, Any], relabel: Any = None) -> Any:

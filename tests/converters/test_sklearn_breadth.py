@@ -2331,6 +2331,24 @@ def test_float_labels_holding_integers_past_float32s_are_answered_as_they_are(ki
     assert model.classes_.dtype == np.float64  # the user's model is left as it was
 
 
+def test_unsigned_labels_past_int64_are_answered_as_they_are_and_a_zipmap_of_them_refused() -> None:
+    # 2**63 + 5 was looked up in int64 and answered -9223372036854775803 (int32's -2147483648 before positions)
+    import onnxruntime as ort
+    from sklearn.linear_model import LogisticRegression
+
+    from onnxgate.errors import UnsupportedModelError
+
+    X, y = _iris()
+    model = LogisticRegression(max_iter=500).fit(X, np.array([2**63 + 5, 3, 5], dtype=np.uint64)[y])
+    conv = og.convert(model, X[:5])
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    answered = session.run(None, as_feeds(X, conv.signature))[0]
+    assert answered.dtype == np.uint64 and np.array_equal(answered.ravel(), model.predict(X))
+    assert og.validate(conv, target="container", reference=model, data=X).passed
+    with pytest.raises(UnsupportedModelError, match="ZipMap's keys are int64"):
+        og.convert(model, X[:5], options={"zipmap": True})
+
+
 @pytest.mark.parametrize(("kind", "labels"), [("LogisticRegression", (10**12, 3, 5)), ("SVC", (10**12, 1))])
 def test_zipmap_columns_of_integer_labels_past_float32s_integers_are_named_by_their_class(
         kind: str, labels: tuple[int, ...]) -> None:
