@@ -366,7 +366,8 @@ def plain_feeds(batch: pa.RecordBatch, signature: Signature) -> dict[str, np.nda
 
 
 def spark_type(spec: TensorSpec) -> str:
-    """The Spark SQL type of one row's value of an output: a scalar for ``[N]``/``[N,1]``, else an array."""
+    """The Spark SQL type of one row's value of an output: a scalar for ``[N]``/``[N,1]``, an array for ``[N,k]``,
+    arrays of arrays for ``[N,k,m]`` (one level per axis after the first, as a list column feeds such an input)."""
     base = SPARK_TYPES.get(spec.elem_type)
     if base is not None and _labelled(spec):
         base = "string"
@@ -376,7 +377,8 @@ def spark_type(spec: TensorSpec) -> str:
             "`onnxgate score` writes it, and Spark's); those columns take "
             f"tensors of {sorted(SPARK_TYPES)} (convert without ZipMap for probabilities)"
         )
-    return base if _scalar(spec) else f"array<{base}>"
+    levels = _list_levels(spec)
+    return base if not levels else "array<" * levels + base + ">" * levels
 
 
 def arrow_type(spec: TensorSpec) -> pa.DataType:
@@ -387,11 +389,22 @@ def arrow_type(spec: TensorSpec) -> pa.DataType:
     names = {"float": pa.float32(), "double": pa.float64(), "tinyint": pa.int8(), "smallint": pa.int16(),
              "int": pa.int32(), "bigint": pa.int64(), "boolean": pa.bool_(), "string": pa.string()}
     base = pa.string() if _labelled(spec) else names[SPARK_TYPES[spec.elem_type]]
-    return base if _scalar(spec) else pa.list_(base)
+    for _ in range(_list_levels(spec)):
+        base = pa.list_(base)
+    return base
 
 
 def _scalar(spec: TensorSpec) -> bool:
     return spec.rank == 1 or (spec.rank == 2 and spec.width == 1)
+
+
+def _list_levels(spec: TensorSpec) -> int:
+    """How deep one row's value of an output is nested: 0 (a scalar), 1 for ``[N,k]`` or an unknown rank, else one
+    per axis after the first. A ``[N,2,3]`` output written as one list of 6 values per row lost which values
+    belonged together (score and Spark wrote it so, where onnxruntime answers each row as 2 rows of 3)."""
+    if _scalar(spec):
+        return 0
+    return max(1, (spec.rank or 2) - 1)
 
 
 def _labelled(spec: TensorSpec) -> bool:
@@ -435,7 +448,9 @@ def to_arrow(values: Any, spec: TensorSpec) -> pa.Array:
     if _labelled(spec):
         array = _as_labels(array, spec)
     row = [d for d in (spec.shape or ())[1:] if isinstance(d, int)]  # the declared shape of one row
-    if spec.rank is not None and len(row) == spec.rank - 1 and array.size != n * math.prod(row):
+    levels = _list_levels(spec)
+    if (spec.rank is not None and len(row) == spec.rank - 1 and array.size != n * math.prod(row)) or (
+            levels > 1 and array.ndim != levels + 1):
         raise UnsupportedModelError(
             f"output {spec.name!r} is declared {spec.shape_str()} but the model answered shape {list(array.shape)}; "
             "its values cannot be written as the declared column. Fix the model's declared output shape (or "
@@ -444,7 +459,12 @@ def to_arrow(values: Any, spec: TensorSpec) -> pa.Array:
         )
     if _scalar(spec):
         return pa.array(array.reshape(n), type=arrow_type(spec))
-    flat = array.reshape(n, -1)
-    width = flat.shape[1]
-    offsets = np.arange(0, n * width + 1, width, dtype=np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat.reshape(-1), type=arrow_type(spec).value_type))
+    sizes = [n, *array.shape[1:]] if levels > 1 else [n, array.size // n if n else 0]
+    leaf = leaf_type(arrow_type(spec))
+    nested = pa.array(array.reshape(-1), type=leaf)
+    # innermost axis first: each level's lists hold `size` entries of the level below
+    for depth in range(len(sizes) - 1, 0, -1):
+        count, size = math.prod(sizes[:depth]), sizes[depth]
+        offsets = np.arange(0, count * size + 1, size, dtype=np.int32)
+        nested = pa.ListArray.from_arrays(pa.array(offsets), nested)
+    return nested

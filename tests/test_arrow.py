@@ -75,3 +75,23 @@ def test_booleans_feed_a_number_input_as_0_and_1_numbers_never_a_boolean_one() -
     check_columns_typed_as_inputs(pa.schema([("n", pa.int64()), ("x", pa.bool_())]), signature)
     with pytest.raises(InvalidDataError, match=re.escape("input 'b' expects bool; column 'b' is int64")):
         check_columns_typed_as_inputs(pa.schema([("b", pa.int64())]), _signature([("b", TensorProto.BOOL, ["N", 1])]))
+
+
+def _rank3_spec() -> object:
+    out = helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 2, "M"])
+    graph = helper.make_graph([], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])], [out])
+    return Signature.from_model(helper.make_model(graph)).output("out")
+
+
+def test_an_output_of_rank_3_is_written_as_lists_of_lists_one_per_row() -> None:
+    # before: each row's [2,3] answer was written as one list of 6 values (Parquet list<float>, Spark array<float>),
+    # losing which values belonged together
+    from onnxgate._arrow import arrow_type, spark_type, to_arrow
+
+    spec = _rank3_spec()
+    answer = np.arange(12, dtype=np.float32).reshape(2, 2, 3)
+    column = to_arrow(answer, spec)
+    assert column.type == arrow_type(spec) == pa.list_(pa.list_(pa.float32()))
+    assert spark_type(spec) == "array<array<float>>"
+    assert column.to_pylist() == answer.tolist()
+    assert to_arrow(answer[:0], spec).to_pylist() == []

@@ -412,6 +412,31 @@ def test_the_note_on_nan_rows_names_what_an_mlflow_package_does(packages: dict[s
     assert ".onnx file" not in err and "score a container package" not in err
 
 
+def test_an_output_of_rank_3_is_written_one_nested_list_per_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    # before: each row's [2,3] answer was written as one list of 6 values (list<float>), which values belonged
+    # together lost; now list<list<float>>, each row onnxruntime's answer
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    monkeypatch.chdir(tmp_path)
+    graph = helper.make_graph(
+        [helper.make_node("Unsqueeze", ["x", "axis"], ["u"]), helper.make_node("Mul", ["u", "k"], ["out"])], "rank3",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 2, "M"])],
+        [numpy_helper.from_array(np.array([2], dtype=np.int64), "axis"),
+         numpy_helper.from_array(np.array([1, 10, 100], dtype=np.float32), "k")])
+    model = tmp_path / "rank3.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)], ir_version=8), model)
+    X = np.random.default_rng(4).normal(size=(5, 2)).astype(np.float32)
+    pd.DataFrame({"x": list(X)}).to_parquet("rows.parquet")
+    assert main(["score", str(model), "--data", "rows.parquet", "--out", "scored.parquet"]) == 0
+    scored = pq.read_table("scored.parquet")
+    assert scored.schema.field("out").type == pa.list_(pa.list_(pa.float32()))
+    want = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).run(None, {"x": X})[0]
+    np.testing.assert_allclose(np.array(scored.column("out").to_pylist()), want, rtol=1e-6)
+
+
 def test_a_model_with_a_fixed_batch_size_scores_every_row(tmp_path: Path) -> None:
     # before: "onnxgate score: error: onnxruntime failed on rows 0..39: ... Got: 40 Expected: 16" for a model whose
     # input is [16, 4]; now it scores 16 rows a run, the last run filled up, and writes one answer per row

@@ -1,10 +1,10 @@
 """``onnxgate score``: batch scoring of Parquet rows, on one machine or on Spark.
 
 The output holds the input columns plus one column per model output, typed from the model's
-signature (``[N]`` and ``[N,1]`` outputs are scalar columns, wider ones lists). On one machine the
-rows are read, scored and written batch by batch (memory bounded by ``--batch-size``) into one
-Parquet file that appears complete or not at all; with ``--spark`` the executors score and Spark
-writes a folder of Parquet files.
+signature (``[N]`` and ``[N,1]`` outputs are scalar columns, ``[N,k]`` ones lists, ``[N,k,m]`` ones
+lists of lists). On one machine the rows are read, scored and written batch by batch (memory bounded
+by ``--batch-size``) into one Parquet file that appears complete or not at all; with ``--spark`` the
+executors score and Spark writes a folder of Parquet files.
 
 Exit codes: 0 scored, 2 usage or input error (an existing --out without --force, data that does not
 fit the model).

@@ -199,8 +199,9 @@ def predict(
     -------
     pyspark.sql.DataFrame
         Typed from the model's signature: ``[N]`` and ``[N,1]`` outputs are scalar columns
-        (float32 -> float, int64 -> bigint, string -> string...), wider ones arrays; output columns
-        are ``NOT NULL`` (a model writes NaN, never null). The input columns keep the schema of ``df``
+        (float32 -> float, int64 -> bigint, string -> string...), ``[N,k]`` ones arrays, ``[N,k,m]`` ones
+        arrays of arrays; output columns are ``NOT NULL`` (a model writes NaN, never null). The input columns
+        keep the schema of ``df``
         (or of ``spark.read.parquet`` of the path, which reads Parquet's unsigned integers as the signed types
         that hold them: uint32 as bigint, uint64 as decimal(20,0)), nullability included; a column named like an output
         whatever its case, that feeds an input of another name (``LABEL`` and ``p_0`` feed a SQL-adapted

@@ -783,6 +783,29 @@ def test_outputs_not_one_row_per_input_row_are_the_local_error_on_spark(
         assert not out.exists()
 
 
+def test_an_output_of_rank_3_is_an_array_of_arrays_per_row(local_spark: Any, tmp_path: Path) -> None:
+    # before: predict typed a [N,2,3] output array<float> and gave each row its 6 values in one array; now
+    # array<array<float>>, each row onnxruntime's answer (as `onnxgate score` writes it)
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Unsqueeze", ["x", "axis"], ["u"]), helper.make_node("Mul", ["u", "k"], ["out"])], "rank3",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 2, 3])],
+        [numpy_helper.from_array(np.array([2], dtype=np.int64), "axis"),
+         numpy_helper.from_array(np.array([1, 10, 100], dtype=np.float32), "k")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)], ir_version=8)
+    X = np.random.default_rng(4).normal(size=(6, 2)).astype(np.float32)
+    df = local_spark.createDataFrame([(i, r.tolist()) for i, r in enumerate(X)], "id long, x array<float>")
+    scored = ogs.predict(df, model)
+    assert dict(scored.dtypes)["out"] == "array<array<float>>"
+    got = np.array([row["out"] for row in scored.orderBy("id").collect()])
+    want = ort.InferenceSession(model.SerializeToString(),
+                                providers=["CPUExecutionProvider"]).run(None, {"x": X})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
 def test_a_spark_ml_vector_column_is_refused_with_the_way_to_an_array(local_spark: Any, forest: dict[str, Any]
                                                                      ) -> None:
     from pyspark.ml.feature import VectorAssembler
