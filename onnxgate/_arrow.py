@@ -97,7 +97,8 @@ def leaf_type(arrow_type: Any) -> Any:
 
 
 def list_to_2d(column: Any, name: str) -> np.ndarray:
-    """An Arrow list column of equal-length rows as a ``[rows, width]`` numpy array."""
+    """An Arrow list column of equal-length rows as a ``[rows, width]`` numpy array; of arrays of arrays, each
+    level of one length, as a ``[rows, width, ...]`` one."""
     import numpy as np
     import pyarrow.types as pt
 
@@ -111,12 +112,19 @@ def list_to_2d(column: Any, name: str) -> np.ndarray:
     # a missing number inside an array is a NaN, as validate reads it (pandas) and as a null in a number column is
     # read: score, predict and validate --spark refused ("1 missing value(s) inside its arrays") the rows validate
     # passed for a HistGradientBoosting model, which takes NaN; an integer input still refuses it, in validate's words
+    offsets = getattr(column, "offsets", None)
+    if n and offsets is not None and not np.all(np.diff(offsets.to_numpy()) == (len(values) // n)):
+        raise InvalidDataError(f"column {name!r} holds arrays of different lengths; every row needs the same width")
+    if is_list_type(values.type):
+        # arrays of arrays (a [N,3,2] input): each level of the same width, read as one [rows, 3, 2] array; read as
+        # rows of arrays, one of different lengths was refused as "arrays (a list column) among other columns"
+        inner = list_to_2d(values, name)
+        return inner.reshape(n, -1, *inner.shape[1:]) if n else inner.reshape(0, 0, *inner.shape[1:])
     flat = values.to_numpy(zero_copy_only=False)
     if n == 0:
         return flat.reshape(0, 0)
     width = flat.size // n
-    offsets = getattr(column, "offsets", None)
-    if flat.size != width * n or (offsets is not None and not np.all(np.diff(offsets.to_numpy()) == width)):
+    if flat.size != width * n:
         raise InvalidDataError(f"column {name!r} holds arrays of different lengths; every row needs the same width")
     return flat.reshape(n, width)
 

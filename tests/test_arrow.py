@@ -95,3 +95,16 @@ def test_an_output_of_rank_3_is_written_as_lists_of_lists_one_per_row() -> None:
     assert spark_type(spec) == "array<array<float>>"
     assert column.to_pylist() == answer.tolist()
     assert to_arrow(answer[:0], spec).to_pylist() == []
+
+
+def test_a_column_of_arrays_of_arrays_feeds_a_rank_3_input_and_one_of_different_lengths_is_named() -> None:
+    # before: a row of arrays of lengths 2, 3, 1 (6 values) was refused as "holds arrays (a list column) among other
+    # columns", for a file of that one column
+    signature = _signature([("x", TensorProto.FLOAT, ["N", 3, 2])])
+    rows = np.arange(12, dtype=np.float32).reshape(2, 3, 2)
+    feeds = batch_feeds(pa.record_batch({"x": pa.array(rows.tolist(), type=pa.list_(pa.list_(pa.float32())))}),
+                        signature)
+    np.testing.assert_array_equal(feeds["x"], rows)
+    ragged = pa.array([[[0.0, 1.0], [2.0, 3.0, 4.0], [5.0]], [[6.0, 7.0], [8.0, 9.0], [10.0, 11.0]]])
+    with pytest.raises(InvalidDataError, match="column 'x' holds arrays of different lengths"):
+        batch_feeds(pa.record_batch({"x": ragged}), signature)
