@@ -417,7 +417,7 @@ def check_prediction_parity(
     trees = has_trees(proto)
     flip_rows: list[int] = []
     flip_feeds: list[Mapping[str, Any]] = []
-    flip_ref_feeds: list[Mapping[str, Any]] = []
+    flip_answers: list[list[Any]] = []  # the reference's answers to those rows, as parity compared them
     # the file against the reference given the rows as the file's narrower input reads them, on the batches
     # that differ from the reference given the user's own rows (None: none differed, or not asked)
     rounded: list[OutputAccumulator] | None = None
@@ -498,7 +498,7 @@ def check_prediction_parity(
                 if new:
                     flip_rows.extend(new)
                     flip_feeds.append(rows_of(feeds, [i - done for i in new]))
-                    flip_ref_feeds.append(rows_of(ref_feeds, [i - done for i in new]))
+                    flip_answers.append(answers_of(ref_out, signature, [i - done for i in new]))
             done += num_rows(feeds)
             batches += 1
             bar(done)
@@ -528,7 +528,7 @@ def check_prediction_parity(
                      *(acc.mismatched_rows for acc in accs))
         result = with_tree_flips(result, tree_flip_finding(
             proto, computed, joined_rows(flip_feeds), flip_rows,
-            reference_agrees(run_reference, joined_rows(flip_ref_feeds), signature, tolerances), worst_of=differ,
+            reference_agrees(joined_answers(flip_answers), signature, tolerances), worst_of=differ,
             first=True))
     reordered = class_order_finding(proto, reference_classes(reference))
     if reordered is not None:  # whatever rows the data holds: a table reordered passed on rows of one class
@@ -661,23 +661,46 @@ def joined_rows(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {name: np.concatenate([np.asarray(p[name]) for p in parts]) for name in parts[0]} if parts else {}
 
 
-def reference_agrees(run_reference: Callable[[Any], Any], ref_feeds: Mapping[str, Any], signature: Signature,
-                     tolerances: Mapping[str, tuple[float, float, str]],
-                     ) -> Callable[[Sequence[Any], Sequence[int]], Any]:
-    """``agree(outputs, positions)``: per row of ``outputs`` (the file's, in output order), whether parity's rule finds
-    it equal to the reference's answer to the row at that position of ``ref_feeds`` on every output compared (a
-    sequence, or answers not laid out one row per row, are not compared; no output compared: no row agrees)."""
+def answers_of(outputs: Sequence[Any], signature: Signature, rows: Sequence[int]) -> list[Any]:
+    """The given rows of a batch's outputs (per output, None where its answers are not laid out one row per row)."""
     import numpy as np
 
-    answers: list[Any] = []
+    index = np.asarray(rows, dtype=np.intp)
+    kept: list[Any] = []
+    for spec, out in zip(signature.outputs, outputs):
+        value = None if out is None or isinstance(out, list) else np.asarray(out)
+        if value is None or not value.shape or signature.row_axis(spec.name) != 0 or value.shape[0] <= index.max():
+            kept.append(None)
+        else:
+            kept.append(value[index])
+    return kept
+
+
+def joined_answers(parts: Sequence[Sequence[Any]]) -> list[Any]:
+    """Several batches' :func:`answers_of` joined along the first axis (None where a batch has none)."""
+    import numpy as np
+
+    if not parts:
+        return []
+    return [None if any(p[j] is None for p in parts) else np.concatenate([p[j] for p in parts])
+            for j in range(len(parts[0]))]
+
+
+def reference_agrees(answers: Sequence[Any], signature: Signature, tolerances: Mapping[str, tuple[float, float, str]],
+                     ) -> Callable[[Sequence[Any], Sequence[int]], Any]:
+    """``agree(outputs, positions)``: per row of ``outputs`` (the file's, in output order), whether parity's rule finds
+    it equal to ``answers`` (:func:`joined_answers`: the reference's answers parity compared, row by row) at that
+    position on every output compared (None: not compared; no output compared: no row agrees). The answers parity
+    compared, not the reference run again on the rows that differ alone: a PCA's BLAS rounds a row by the batch it is
+    in, and run again on 75 rows (OpenBLAS's SSE3 kernels, OPENBLAS_CORETYPE=Prescott) the reference put a row of
+    diabetes one step across a split from where it had it in the 442-row batch, and called a tree flip not one."""
+    import numpy as np
 
     def agree(outputs: Sequence[Any], positions: Sequence[int]) -> Any:
-        if not answers:
-            answers.append(run_reference(dict(ref_feeds)))
         index = np.asarray(positions, dtype=np.intp)
         ok = np.ones(len(index), dtype=bool)
         compared = False
-        for spec, mine, ref in zip(signature.outputs, outputs, answers[0]):
+        for spec, mine, ref in zip(signature.outputs, outputs, answers):
             if ref is None or isinstance(mine, list) or isinstance(ref, list):
                 continue
             expected, ours = np.asarray(ref), np.asarray(mine)
