@@ -45,6 +45,19 @@ def jsonable(value: Any) -> Any:
     ``"-inf"``; an integer a double cannot hold (``2**53 + 1``) as ``"9007199254740993"``, which every
     reader reads exactly (docs/report-schema.md).
     """
+    # the types a report holds most, by their exact type first (a parity's details: thousands of floats, 0.34 ms of
+    # 11 ms validating an iris model); their subclasses (bool, numpy's float64) take the general way below
+    kind = type(value)
+    if kind is float:
+        return value if value - value == 0.0 else _nonfinite(value)  # inf - inf and nan - nan are nan
+    if kind is int:
+        return value if -MAX_EXACT_JSON_INT <= value <= MAX_EXACT_JSON_INT else str(value)
+    if kind is str:
+        return value if value.isascii() else _utf8(value)
+    if kind is list or kind is tuple:
+        return [jsonable(v) for v in value]
+    if kind is dict:
+        return {k if type(k) is str else str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, str):
         return _utf8(value)
     if value is None or isinstance(value, bool):
@@ -52,11 +65,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, int):
         return int(value) if abs(value) <= MAX_EXACT_JSON_INT else str(int(value))
     if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return value
+        return value if math.isfinite(value) else _nonfinite(value)
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -68,6 +77,13 @@ def jsonable(value: Any) -> Any:
     if callable(tolist):
         return jsonable(tolist())
     return str(value)
+
+
+def _nonfinite(value: float) -> str:
+    """A float that is not finite as :func:`jsonable` writes it: ``"nan"``, ``"inf"`` or ``"-inf"``."""
+    if math.isnan(value):
+        return "nan"
+    return "inf" if value > 0 else "-inf"
 
 
 def _utf8(text: str) -> str:

@@ -205,3 +205,25 @@ def test_a_report_pickles_and_deep_copies_whole():
     with pytest.raises(og.ValidationFailedError) as info:
         report.raise_for_failures()
     assert pickle.loads(pickle.dumps(info.value)).report == report
+
+
+def test_jsonable_writes_every_kind_of_value_a_report_holds_as_json_reads_it():
+    import numpy as np
+
+    from onnxgate.validators.report import jsonable
+
+    value = {
+        "floats": [1.5, float("nan"), float("inf"), -float("inf"), -0.0],
+        "numpy": np.array([[1.0, np.nan], [np.inf, -np.inf]]), "scalar": np.float32(0.5), "count": np.int64(2**53 + 1),
+        "ints": (2**53 - 1, 2**53 + 1, -(2**53) - 5), "flags": [True, False, None, np.bool_(True)],
+        "text": ["plain", "café", "bad\udcff.onnx"], 3: {"nested": ({"deep": float("nan")},)}, "set": {"b", "a"},
+        "bytes": b"r\xc3\xa9sum\xc3\xa9",
+    }
+    assert jsonable(value) == {
+        "floats": [1.5, "nan", "inf", "-inf", -0.0],
+        "numpy": [[1.0, "nan"], ["inf", "-inf"]], "scalar": 0.5, "count": "9007199254740993",
+        "ints": [2**53 - 1, "9007199254740993", "-9007199254740997"], "flags": [True, False, None, True],
+        "text": ["plain", "café", "bad\\xff.onnx"], "3": {"nested": [{"deep": "nan"}]}, "set": ["a", "b"],
+        "bytes": "résumé",
+    }
+    assert type(jsonable(True)) is bool and type(jsonable(np.float64(2.0))) in (float, np.float64)
