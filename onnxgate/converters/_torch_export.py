@@ -731,9 +731,10 @@ def forward_order(model: Any, names: Sequence[str]) -> list[str]:
     forward = getattr(model, "forward", None)
     if model_kind(model) != "module" or forward is None:
         return names
-    try:
-        parameters = inspect.signature(forward).parameters.values()
-    except (TypeError, ValueError):  # a compiled forward without a Python signature
+    # read once per forward() function (inspect.signature: 2.6 of 37 ms validating a small MLP, its reference called
+    # 70 times)
+    parameters = _named_parameters_of(forward)
+    if parameters is None:  # a compiled forward without a Python signature
         return names
     positional = [p.name for p in parameters
                   if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]

@@ -2279,6 +2279,21 @@ def _differences(expected: Any, actual: Any, exact: bool, atol: float, rtol: flo
         from onnxgate.validators.accumulator import _as_text
 
         return _as_text(expected) != _as_text(actual)  # bytes (TensorFlow's text) read as UTF-8 text
+    import numpy as np
+
+    # where no element can mismatch, said without the rule's 20 numpy calls (a row scored alone, 64 of them for a
+    # traced reference: 5 of 37 ms validating a small MLP): compared exactly, the same values (NaN never is); else
+    # values all within atol of each other, as a mismatch is over atol (as the rule computes it, in float64)
+    if exact:
+        if np.array_equal(expected, actual):
+            return np.zeros(np.shape(expected), dtype=bool)
+    else:
+        ef, af = np.asarray(expected, dtype=np.float64), np.asarray(actual, dtype=np.float64)
+        if ef.shape == af.shape:
+            with np.errstate(invalid="ignore", over="ignore"):
+                within = np.abs(af - ef) <= atol  # False where either is NaN or infinite (inf - inf is NaN)
+            if within.all():
+                return np.zeros(ef.shape, dtype=bool)
     return element_mismatches(expected, actual, atol=atol, rtol=rtol, exact=exact,
                               infinities_compare_equal=True).mismatch
 
