@@ -11,7 +11,8 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -1390,6 +1391,43 @@ def sha256_of(data: bytes) -> str:
     if held[2] is None:
         held[2] = hashlib.sha256(data).hexdigest()
     return held[2]  # type: ignore[no-any-return]
+
+
+#: The largest serialization :func:`model_fact` remembers answers for: hashing it takes microseconds (a model of many
+#: megabytes is hashed by validate once already, but is not validated hundreds of times in a row).
+FACT_MODEL_BYTES = 2**20
+#: How many answers :func:`model_fact` keeps (the last ones asked).
+FACTS_KEPT = 64
+_FACTS: dict[tuple[str, str], Any] = {}
+_FACTS_LOCK = threading.Lock()
+
+
+def model_fact(proto: onnx.ModelProto, name: str, compute: Callable[[onnx.ModelProto], Any]) -> Any:
+    """``compute(proto)``, a function of the model's bytes alone (``name`` says which), remembered across the
+    validations of the same bytes: within :func:`serialized_once` of ``proto`` (whose serialization is made once
+    anyway), for a model of at most :data:`FACT_MODEL_BYTES` that holds its weights, by the SHA-256 of its
+    serialization, so an edited model (in place too) is another key. A copy is handed back each time: a caller's
+    change of it is not kept. Validating the iris LogisticRegression again, the rows scan
+    (:func:`onnxgate.validators.rows_mixed.scan_rows`: shape inference) took 0.5 ms of 11; the pytest plugin and the
+    Hypothesis strategies validate a model many times. Elsewhere, ``compute(proto)``."""
+    import copy
+
+    held = _SERIALIZED.get()
+    if (held is None or held[0] is not proto or proto.ByteSize() > FACT_MODEL_BYTES
+            or next(_external_tensors(proto), None) is not None):  # weights in files: not all in the bytes
+        return compute(proto)
+    key = (name, sha256_of(serialize(proto)))
+    with _FACTS_LOCK:
+        found = _FACTS.pop(key, _FACTS)
+        if found is not _FACTS:
+            _FACTS[key] = found  # the last asked, last out
+    if found is _FACTS:
+        found = compute(proto)
+        with _FACTS_LOCK:
+            _FACTS[key] = found
+            while len(_FACTS) > FACTS_KEPT:
+                del _FACTS[next(iter(_FACTS))]
+    return copy.deepcopy(found)
 
 
 @contextmanager

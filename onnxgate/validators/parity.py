@@ -2526,9 +2526,10 @@ def _float32_inside_double(model: Any) -> tuple[list[dict[str, Any]], str]:
     if model is None or not hasattr(model, "graph"):
         return [], ""
     from onnxgate._narrowing import FLOAT32_NODES_KEY, declared, undeclared_narrowings
+    from onnxgate._onnx import model_fact
     from onnxgate.converters.sklearn import PRECISION_METADATA_KEY
 
-    found, recorded = undeclared_narrowings(model)
+    found, recorded = model_fact(model, "undeclared_narrowings", undeclared_narrowings)  # shape inference: once
     if not found:
         return [], ""
     inside = [n.to_dict() for n in found]

@@ -96,7 +96,15 @@ class RowsScan:
 
 def scan_rows(model: Any) -> RowsScan:
     """Follow the batch's rows through ``model`` (an ``onnx.ModelProto``, not changed) by shape inference (see the
-    module) and name the nodes that mix them (:class:`RowsScan`). Empty for a file whose inputs fix their batch."""
+    module) and name the nodes that mix them (:class:`RowsScan`). Empty for a file whose inputs fix their batch.
+    Within a validation, remembered for the same bytes validated again (:func:`onnxgate._onnx.model_fact`)."""
+    from onnxgate._onnx import model_fact
+
+    return model_fact(model, "scan_rows", _scan_rows)  # type: ignore[no-any-return]
+
+
+def _scan_rows(model: Any) -> RowsScan:
+    """:func:`scan_rows`, computed."""
     import onnx
 
     if not _could_mix(model):  # a tree ensemble's file: nothing to follow the rows to (a 60 MB forest took 4 s)
