@@ -639,18 +639,20 @@ def classes_at_positions(proto: Any, classes: Any) -> None:
             if (attr.name == "classlabels_int64s" and not isinstance(classes, list)
                     and list(attr.ints) == list(range(len(classes)))):
                 attr.CopyFrom(helper.make_attribute("classlabels_int64s", [int(c) for c in classes]))
-    if classes.dtype.kind != "f":
-        _class_columns_named(graph, [int(c) for c in classes])
+    # float classes named 's<class>' as skl2onnx names them (1e12/3.0/5.0: 's1000000000000.0'...): 'i0', 'i1'
+    # and 'i2' were written, and validate found them matching none of the answers
+    _class_columns_named(graph, [f"s{c}" if classes.dtype.kind == "f" else f"i{int(c)}" for c in classes])
 
 
-def _class_columns_named(graph: Any, classes: list[int]) -> None:
+def _class_columns_named(graph: Any, names: list[str]) -> None:
     """skl2onnx's ``zipmap="columns"`` outputs of a classifier converted with its classes' positions, ``'i0'``..,
-    named ``'i<class>'`` as for the classifier itself (:func:`zipmap_column_names`), in place: labels 3/5/10**12
-    wrote outputs 'i0', 'i1', 'i2', which no class is, and validate found them matching none of the answers."""
-    positions = [f"i{k}" for k in range(len(classes))]
+    named ``names`` (``'i<class>'``, ``'s<class>'`` for float classes) as for the classifier itself
+    (:func:`zipmap_column_names`), in place: labels 3/5/10**12 wrote outputs 'i0', 'i1', 'i2', which no class
+    is, and validate found them matching none of the answers."""
+    positions = [f"i{k}" for k in range(len(names))]
     if not {o.name for o in graph.output}.issuperset(positions):
         return
-    renamed = dict(zip(positions, (f"i{c}" for c in classes), strict=True))  # at once: 'i1' may become 'i3'
+    renamed = dict(zip(positions, names, strict=True))  # at once: 'i1' may become 'i3'
     for node in graph.node:
         node.input[:] = [renamed.get(n, n) for n in node.input]
         node.output[:] = [renamed.get(n, n) for n in node.output]

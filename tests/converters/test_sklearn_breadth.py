@@ -2349,11 +2349,13 @@ def test_unsigned_labels_past_int64_are_answered_as_they_are_and_a_zipmap_of_the
         og.convert(model, X[:5], options={"zipmap": True})
 
 
-@pytest.mark.parametrize(("kind", "labels"), [("LogisticRegression", (10**12, 3, 5)), ("SVC", (10**12, 1))])
+@pytest.mark.parametrize(("kind", "labels"), [("LogisticRegression", (10**12, 3, 5)), ("SVC", (10**12, 1)),
+                                              ("LogisticRegression", (1e12, 3.0, 5.0))])
 def test_zipmap_columns_of_integer_labels_past_float32s_integers_are_named_by_their_class(
-        kind: str, labels: tuple[int, ...]) -> None:
+        kind: str, labels: tuple[Any, ...]) -> None:
     # the classes' positions written in their place named zipmap="columns"'s outputs 'i0', 'i1'...: no class of the
-    # model's, and validate failed saying 'i0' matched none of the classifier's answers
+    # model's, and validate failed saying 'i0' matched none of the classifier's answers; float labels are named
+    # 's<class>' as skl2onnx names them ('s1000000000000.0'), where 'i0', 'i1', 'i2' were written (helper-406)
     import onnxruntime as ort
     from sklearn.linear_model import LogisticRegression
     from sklearn.svm import SVC
@@ -2361,10 +2363,10 @@ def test_zipmap_columns_of_integer_labels_past_float32s_integers_are_named_by_th
     X, y = _iris()
     if kind == "SVC":
         X, y = X[y < 2], y[y < 2]
-    y = np.asarray(labels, dtype=np.int64)[y]
+    y = np.asarray(labels)[y]
     model = (LogisticRegression(max_iter=500) if kind == "LogisticRegression" else SVC()).fit(X, y)
     conv = og.convert(model, X[:5], options={"zipmap": "columns"})
-    names = [f"i{c}" for c in model.classes_]
+    names = [f"s{c}" if isinstance(labels[0], float) else f"i{c}" for c in model.classes_]
     assert set(names) <= set(conv.signature.output_names)
     session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
     answered = dict(zip(conv.signature.output_names, session.run(None, as_feeds(X, conv.signature)), strict=True))
