@@ -376,6 +376,8 @@ class Rewrite:
             coded_labels: list[str] | None = None
             if allowed is not None and elem not in allowed:
                 fallback = FALLBACK_TYPE.get(elem)
+                if elem == "uint64" and fallback == "int64":
+                    self.refuse_labels_past_int64(vo.name, source)
                 if elem == "string" and CLASS_CODE_TYPE in allowed:
                     coded_labels = self.label_texts(vo.name, source, width)
                     fallback = CLASS_CODE_TYPE
@@ -423,6 +425,38 @@ class Rewrite:
         for node in dropped_nodes:
             graph.node.remove(node)
         return plans
+
+    def refuse_labels_past_int64(self, output: str, source: str) -> None:
+        """Refuse a uint64 output holding class labels past int64's largest (2**63 + 5), which the target
+        would return as int64: PREDICT answered -9223372036854775803 for 2**63 + 5, and parity failed. Its
+        labels are the classes a label is picked from (a Gather of a uint64 initializer, as onnxgate writes a
+        classifier's labels past int64), else a classifier's classes (a ZipMap's, the reference's)."""
+        import numpy as np
+        from onnx import numpy_helper
+
+        largest = int(np.iinfo(np.int64).max)
+        found: list[int] = []
+        producers = {out: node for node in self.graph.node for out in node.output}
+        inits = {init.name: init for init in self.graph.initializer}
+        node = producers.get(source)
+        while node is not None and node.op_type in ("Identity", "Reshape", "Squeeze", "Unsqueeze", "Flatten"):
+            node = producers.get(node.input[0])
+        if (node is not None and node.op_type in ("Gather", "ArrayFeatureExtractor") and node.input[0] in inits
+                and inits[node.input[0]].data_type == 13):  # UINT64
+            found = [int(v) for v in numpy_helper.to_array(inits[node.input[0]]).reshape(-1)]
+        elif self.is_classifier and self.class_labels is not None:
+            found = [int(c) for c in self.class_labels if str(c).isdigit()]
+        past = sorted(v for v in found if v > largest)
+        if not past:
+            return
+        raise UnsupportedModelError(
+            f"output {output!r} holds class labels past int64's largest ({largest}), such as {past[-1]}, and "
+            f"target {self.target.name!r} has no unsigned 64-bit type: PREDICT would return them as int64 "
+            f"({past[-1] - 2**64} for {past[-1]}). Map the labels to int64 or text before training (a "
+            "LabelEncoder's codes, kept with the model to decode its answers), or deploy to a target that returns "
+            "uint64 (container, onnxruntime, mlflow)",
+            output=output,
+        )
 
     def label_texts(self, output: str, source: str, width: int) -> list[str]:
         """The classes of a classifier's text label output, in the order its codes follow: the probability

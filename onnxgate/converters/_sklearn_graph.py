@@ -618,10 +618,16 @@ def classes_at_positions(proto: Any, classes: Any) -> None:
             "with the model to decode its answers)", framework="sklearn")
     if isinstance(classes, list):  # [N, targets] positions, each column among its own target's classes
         width = max(len(c) for c in classes)
-        table = np.concatenate([np.pad(np.asarray(c, dtype=np.int64), (0, width - len(c))) for c in classes])
+        # float labels (1.0/3.0/5.0) answered as float64, as predict answers them; unsigned ones past int64 as uint64
+        kinds = {np.asarray(c).dtype for c in classes}
+        kind = (np.float64 if any(k.kind == "f" for k in kinds) else np.uint64 if np.dtype(np.uint64) in kinds
+                else np.int64)
+        table = np.concatenate([np.pad(np.asarray(c, dtype=kind), (0, width - len(c))) for c in classes])
         offsets = (np.arange(len(classes), dtype=np.int64) * width).reshape(1, -1)
         output_after(graph, out.name, "Add", [None, offsets], was="position", node="flat")
         output_after(graph, out.name, "Gather", [table, None], was="flat", node="class")
+        out.type.tensor_type.elem_type = {np.float64: TensorProto.DOUBLE, np.uint64: TensorProto.UINT64}.get(
+            kind, TensorProto.INT64)
         return
     output_after(graph, out.name, "Gather", [classes, None], was="position", node="class")
     if classes.dtype.kind == "f":  # float classes (1e12, 3.0, 5.0) answered as float64, as predict answers them

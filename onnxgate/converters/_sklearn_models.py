@@ -656,9 +656,22 @@ def positional_classes(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[A
         if old in options:
             options[id(new)] = options.pop(old)
     if isinstance(classes, list):  # a MultiOutputClassifier: every member answers its positions
-        return placed, options, [np.asarray(c).astype(np.int64) for c in classes]
+        # float labels (1.0/3.0/5.0) as float64, as its predict answers them; uint64 past int64 as uint64
+        return placed, options, [np.asarray(c).astype(_label_type(np.asarray(c))) for c in classes]
     kept = np.asarray(classes)  # float classes answered as float64, as predict does; uint64 past int64 as uint64
     return placed, options, kept if kept.dtype.kind in "fu" else kept.astype(np.int64)
+
+
+def _label_type(classes: Any) -> Any:
+    """The type a classifier's labels are answered in, as its ``predict`` answers them: float64 for float classes,
+    uint64 for unsigned ones past int64's largest (2**63 + 5), int64 for any other integers."""
+    import numpy as np
+
+    if classes.dtype.kind == "f":
+        return np.float64
+    if classes.dtype.kind == "u" and classes.size and int(classes.max()) > np.iinfo(np.int64).max:
+        return np.uint64
+    return np.int64
 
 
 def _widened(model: Any, moved: dict[int, Any], relabel: Any = None) -> Any:
@@ -689,12 +702,18 @@ def _widened(model: Any, moved: dict[int, Any], relabel: Any = None) -> Any:
         return outer
     classes = getattr(model, "classes_", None)
     if relabel is not None and type(model).__name__ == "MultiOutputClassifier" and isinstance(classes, list):
-        # integer members only: _every_position leaves float classes as they are
-        if all(relabel(c) is c or getattr(c, "dtype", np.dtype("O")).kind not in "iu" for c in classes):
+        # integer and float members: skl2onnx declares a MultiOutputClassifier's label of float classes (even
+        # 1.0/3.0/5.0) a string, and onnxruntime refused the file ("Co_Concat ... tensor(string)"); text stays
+        kinds = {getattr(c, "dtype", np.dtype("O")).kind for c in classes}
+        if "f" not in kinds and all(relabel(c) is c or getattr(c, "dtype", np.dtype("O")).kind not in "iu"
+                                    for c in classes):
             return model
         many = copy.copy(model)
         # each member's positions, where one needs them: the label columns are mapped back alike
         many.estimators_ = [_widened(member, {}, _every_position) for member in model.estimators_]
+        if "classes_" in getattr(model, "__dict__", {}):  # fit's list, which skl2onnx types the label by
+            many.classes_ = [getattr(member, "classes_", c) for member, c in zip(many.estimators_, classes,
+                                                                                   strict=True)]
         moved[id(model)] = many
         return many
     if relabel is not None:
@@ -723,10 +742,10 @@ def _widened(model: Any, moved: dict[int, Any], relabel: Any = None) -> Any:
 
 
 def _every_position(classes: Any) -> Any:
-    """The positions ``0..k-1`` for integer classes; any other as they are."""
+    """The positions ``0..k-1`` for integer and float classes; any other as they are."""
     import numpy as np
 
-    if not isinstance(classes, np.ndarray) or classes.dtype.kind not in "iu":
+    if not isinstance(classes, np.ndarray) or classes.dtype.kind not in "iuf":
         return classes
     return np.arange(classes.size, dtype=np.int64)
 

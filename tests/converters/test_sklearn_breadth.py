@@ -2349,6 +2349,57 @@ def test_unsigned_labels_past_int64_are_answered_as_they_are_and_a_zipmap_of_the
         og.convert(model, X[:5], options={"zipmap": True})
 
 
+@pytest.mark.parametrize("target", ["sql-edge-2.0", "sql-edge-1.0", "synapse"])
+def test_unsigned_labels_past_int64_are_refused_for_a_sql_target_saying_how_to_fit(target: str) -> None:
+    # T-SQL has no unsigned 64-bit type: PREDICT returned 2**63 + 5 as int64, convert only warning of the type,
+    # and parity failed
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multioutput import MultiOutputClassifier
+
+    from onnxgate.errors import UnsupportedModelError
+
+    X, y = _iris()
+    labels = np.array([2**63 + 5, 3, 5], dtype=np.uint64)[y]
+    for model in (LogisticRegression(max_iter=500).fit(X, labels),
+                  MultiOutputClassifier(LogisticRegression(max_iter=500)).fit(X, np.stack([labels, labels[::-1]], 1))):
+        with pytest.raises(UnsupportedModelError, match=r"past int64's largest .*such as 9223372036854775813.*"
+                                                        r"no unsigned 64-bit type.*int64 or text before training"):
+            og.convert(model, X[:5], target=target)
+
+
+@pytest.mark.parametrize("member", ["LogisticRegression", "RandomForestClassifier"])
+@pytest.mark.parametrize("labels", ["float", "uint64 past int64"])
+def test_a_multi_output_classifier_of_float_or_wide_unsigned_labels_answers_them(member: str, labels: str) -> None:
+    # skl2onnx declared the label of float classes (even 1.0/3.0/5.0) a string: onnxruntime refused the file
+    # ("Co_Concat ... tensor(string)"), convert silent; uint64 labels past int64 were answered as int64
+    import onnxruntime as ort
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multioutput import MultiOutputClassifier
+
+    X, y = _iris()
+    if labels == "float":
+        Y = np.stack([np.array([1.0, 3.0, 5.0])[y], np.where(X[:, 0] > 5.8, 3.0, -1.0)], axis=1)
+    else:
+        Y = np.stack([np.array([2**63 + 5, 3, 5], dtype=np.uint64)[y],
+                      np.where(X[:, 0] > 5.8, 2**64 - 1, 7).astype(np.uint64)], axis=1)
+    estimator: Any = (LogisticRegression(max_iter=500) if member == "LogisticRegression"
+                      else RandomForestClassifier(n_estimators=5, random_state=0))
+    model = MultiOutputClassifier(estimator).fit(X, Y)
+    expected = model.predict(X)
+    for target in ([None, "container", "sql-edge-2.0"] if labels == "float" else [None, "container"]):
+        conv = og.convert(model, X[:5], target=target)
+        if target is None:
+            session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+            label, probabilities = session.run(None, as_feeds(X, conv.signature))
+            assert label.dtype == expected.dtype and np.array_equal(label, expected)
+            for answered, proba in zip(probabilities, model.predict_proba(X), strict=True):
+                assert np.abs(answered - proba).max() < 1e-5
+        report = og.validate(conv, target=target or "onnxruntime", reference=model, data=X)
+        assert report.passed, str(report)
+    assert model.classes_[0].dtype == Y.dtype  # the user's model is left as it was
+
+
 @pytest.mark.parametrize(("kind", "labels"), [("LogisticRegression", (10**12, 3, 5)), ("SVC", (10**12, 1)),
                                               ("LogisticRegression", (1e12, 3.0, 5.0))])
 def test_zipmap_columns_of_integer_labels_past_float32s_integers_are_named_by_their_class(
