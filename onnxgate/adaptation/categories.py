@@ -111,21 +111,9 @@ def _one_hot_reads(proto: Any) -> dict[str, tuple[list[str], bool, list[Any]]]:
     for vi in graph.input:
         if vi.name in weights or not vi.type.HasField("tensor_type") or vi.type.tensor_type.elem_type != 8:
             continue
-        readers = [n for n in graph.node if vi.name in n.input]
-        if vi.name in outputs or not readers:
+        if vi.name in outputs:
             continue
-        encoders: list[Any] = []
-        for node in readers:
-            if node.op_type == "Gather" and node.domain in ("", "ai.onnx") and list(node.input).index(vi.name) == 0 \
-                    and vi.name not in node.input[1:]:
-                # Gather moves values whatever their type: it picks the column of codes as it picked the text
-                picked = [n for n in graph.node if any(o in n.input for o in node.output)]
-                if not picked or any(o in outputs for o in node.output):
-                    encoders = []
-                    break
-                encoders.extend(picked)
-            else:
-                encoders.append(node)
+        encoders = _text_readers(graph, vi.name, outputs)
         keys = [_one_hot_keys(n) for n in encoders]
         if encoders and all(k is not None and k == keys[0] for k in keys) and keys[0] is not None:
             found[vi.name] = (keys[0][0], keys[0][1], encoders)
@@ -203,18 +191,7 @@ def _keyed_reads(proto: Any, *, recorded: bool = True) -> dict[str, tuple[list[s
         if vi.name in weights or vi.name in taken or (recorded and vi.name not in missing) or vi.name in outputs \
                 or not vi.type.HasField("tensor_type") or vi.type.tensor_type.elem_type != 8:  # STRING
             continue
-        readers = [n for n in graph.node if vi.name in n.input]
-        nodes: list[Any] = []
-        for node in readers:
-            if node.op_type == "Gather" and node.domain in ("", "ai.onnx") and list(node.input).index(vi.name) == 0 \
-                    and vi.name not in node.input[1:]:
-                picked = [n for n in graph.node if any(o in n.input for o in node.output)]
-                if not picked or any(o in outputs for o in node.output):
-                    nodes = []
-                    break
-                nodes.extend(picked)
-            else:
-                nodes.append(node)
+        nodes = _text_readers(graph, vi.name, outputs)
         keys = [_label_keys(n) or (_one_hot_keys(n) or ([], False))[0] or None for n in nodes]
         if not nodes or any(k is None or set(k) != set(keys[0] or ()) or len(set(k)) != len(k) for k in keys):
             continue
@@ -398,3 +375,20 @@ def text_categories_as_codes(proto: Any) -> list[str]:
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, json.dumps(value, ensure_ascii=False)
     return list(inputs)
+
+
+def _text_readers(graph: Any, name: str, outputs: Any) -> list[Any]:
+    """The nodes that read text input ``name`` as categories: its readers, and through a Gather of its columns
+    (which moves values whatever their type: it picks the column of codes as it picked the text) the Gather's
+    readers. Empty where a Gather's columns are read by nothing or are a graph output."""
+    found: list[Any] = []
+    for node in (n for n in graph.node if name in n.input):
+        if node.op_type == "Gather" and node.domain in ("", "ai.onnx") and list(node.input).index(name) == 0 \
+                and name not in node.input[1:]:
+            picked = [n for n in graph.node if any(o in n.input for o in node.output)]
+            if not picked or any(o in outputs for o in node.output):
+                return []
+            found.extend(picked)
+        else:
+            found.append(node)
+    return found
