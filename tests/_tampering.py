@@ -51,6 +51,27 @@ def output_cast(model: Any, output: str, to: int) -> Any:
     return cast
 
 
+
+def softmax_in_float32(model: Any) -> Any:
+    """A copy of ``model`` (an ``onnx.ModelProto``) whose first Softmax computes in float32: its double input Cast
+    to float32 and its answer back to double (FP05's edit), the same graph otherwise."""
+    import copy
+
+    import onnx
+
+    edited = onnx.ModelProto()
+    edited.CopyFrom(model)
+    nodes = list(edited.graph.node)
+    at = next(i for i, n in enumerate(nodes) if n.op_type == "Softmax")
+    softmax = copy.deepcopy(nodes[at])
+    source, answer = softmax.input[0], softmax.output[0]
+    softmax.input[0], softmax.output[0] = "scores32", "softmax32"
+    nodes[at:at + 1] = [onnx.helper.make_node("Cast", [source], ["scores32"], to=onnx.TensorProto.FLOAT), softmax,
+                        onnx.helper.make_node("Cast", ["softmax32"], [answer], to=onnx.TensorProto.DOUBLE)]
+    del edited.graph.node[:]
+    edited.graph.node.extend(nodes)
+    return edited
+
 def string_renamed(model: Any, op_type: str, attribute: str, old: str, new: str) -> Any:
     """A copy of ``model`` whose ``op_type`` nodes hold ``new`` where their string ``attribute`` held ``old``: a
     category or a vocabulary word renamed by hand, the file otherwise the model's."""

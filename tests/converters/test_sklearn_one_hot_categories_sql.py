@@ -437,6 +437,19 @@ def _encoded(frame: Any, y: np.ndarray, *parts: tuple[str, Any]) -> Any:
     return make_pipeline(ColumnTransformer(steps), final).fit(frame, y)
 
 
+def _reads_the_codes(model: Any, frame: Any, rows: Any, out: Path, target: str) -> None:
+    """``model`` converted for ``target`` takes the colour column as int32 codes, an unseen and a missing colour
+    read as missing; validate passes it on ``rows``, it answers as the pipeline (:func:`_answers_match`), and the
+    record of the codes with two categories swapped (amber rows scored as blue) fails validate."""
+    conv = og.convert(model, frame.head(20), target=target)
+    colour = conv.signature.input("colour")
+    assert (colour.elem_type, colour.codes, colour.unseen_missing) == ("int32", ((0, tuple(sorted(COLOURS))),), True)
+    report = og.validate(conv, target=target, reference=model, data=rows)
+    assert report.passed, str(report)
+    _answers_match(conv, model, rows, out, target)
+    tampered = category_records_edited(conv.model, "colour", ["blue", "amber", "green", "red"])
+    assert not og.validate(tampered, target=target, reference=model, data=rows).passed
+
 def _answers_match(conv: og.Conversion, model: Any, rows: Any, out: Path, target: str) -> None:
     """onnxruntime fed the codes (as the package's join writes them, -1 for a missing or unseen colour), and the
     DuckDB dry run of the package, answer as the pipeline's predict and predict_proba."""
@@ -475,16 +488,7 @@ def test_a_target_encoded_category_column_for_sql_edge_is_its_codes(kind: str, t
     targets = {"binary": y, "multiclass": (y + (frame["x"].to_numpy() > 1)).astype(np.int64) % 3 + (y == 0),
                "continuous": y * 2.5 + frame["x"].to_numpy()}
     model = _encoded(frame, targets[kind], ("te", TargetEncoder()))
-    rows = _with_unseen_and_missing(frame)
-    conv = og.convert(model, frame.head(20), target=target)
-    colour = conv.signature.input("colour")
-    assert (colour.elem_type, colour.codes, colour.unseen_missing) == ("int32", ((0, tuple(sorted(COLOURS))),), True)
-    report = og.validate(conv, target=target, reference=model, data=rows)
-    assert report.passed, str(report)
-    _answers_match(conv, model, rows, tmp_path / "p", target)
-    # the record of the codes with two categories swapped scores amber rows as blue: validate fails
-    tampered = category_records_edited(conv.model, "colour", ["blue", "amber", "green", "red"])
-    assert not og.validate(tampered, target=target, reference=model, data=rows).passed
+    _reads_the_codes(model, frame, _with_unseen_and_missing(frame), tmp_path / "p", target)
 
 
 def test_an_ordinal_encoder_with_values_of_its_own_for_sql_edge_reads_the_codes(tmp_path: Path) -> None:
@@ -522,14 +526,7 @@ def test_a_column_two_encoders_read_for_sql_edge_is_its_codes(second: str, tmp_p
     model = _encoded(frame, y, ("oh", OneHotEncoder(handle_unknown="ignore")), ("two", other))
     rows = _with_unseen_and_missing(frame)
     assert og.validate(og.convert(model, frame.head(20)), reference=model, data=rows).passed
-    conv = og.convert(model, frame.head(20), target=TARGET)
-    colour = conv.signature.input("colour")
-    assert (colour.elem_type, colour.codes, colour.unseen_missing) == ("int32", ((0, tuple(sorted(COLOURS))),), True)
-    report = og.validate(conv, target=TARGET, reference=model, data=rows)
-    assert report.passed, str(report)
-    _answers_match(conv, model, rows, tmp_path / "p", TARGET)
-    tampered = category_records_edited(conv.model, "colour", ["blue", "amber", "green", "red"])
-    assert not og.validate(tampered, target=TARGET, reference=model, data=rows).passed
+    _reads_the_codes(model, frame, rows, tmp_path / "p", TARGET)
 
 
 def test_a_column_an_encoder_that_raises_reads_beside_another_is_refused_saying_why() -> None:

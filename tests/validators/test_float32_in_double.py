@@ -9,6 +9,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from _tampering import softmax_in_float32
 from onnx import TensorProto, helper
 from sklearn.datasets import load_diabetes, load_iris
 
@@ -22,21 +23,6 @@ X_DIAB, Y_DIAB = load_diabetes(return_X_y=True)
 
 def _parity(report: og.Report) -> og.CheckResult:
     return next(c for c in report.checks if c.name == "prediction_parity")
-
-
-def _softmax_in_float32(model):
-    """FP05's edit: Cast the Softmax's double input to float32 and its answer back to double."""
-    edited = copy.deepcopy(model)
-    nodes = list(edited.graph.node)
-    at = next(i for i, n in enumerate(nodes) if n.op_type == "Softmax")
-    softmax = copy.deepcopy(nodes[at])
-    source, answer = softmax.input[0], softmax.output[0]
-    softmax.input[0], softmax.output[0] = "scores32", "softmax32"
-    nodes[at:at + 1] = [helper.make_node("Cast", [source], ["scores32"], to=TensorProto.FLOAT), softmax,
-                        helper.make_node("Cast", ["softmax32"], [answer], to=TensorProto.DOUBLE)]
-    del edited.graph.node[:]
-    edited.graph.node.extend(nodes)
-    return edited
 
 
 def _without_record(model):
@@ -56,7 +42,7 @@ def logreg64():
 
 def test_softmax_edited_to_float32_fails_as_a_conversion_recording_float64(logreg64):
     model, conv = logreg64
-    edited = dataclasses.replace(conv, model=_softmax_in_float32(conv.model))
+    edited = dataclasses.replace(conv, model=softmax_in_float32(conv.model))
     result = _parity(og.validate(edited, reference=model, data=X_IRIS))
     assert not result.passed
     assert "computes node 'Softmax' in float32 between double input and output" in result.message
@@ -67,7 +53,7 @@ def test_softmax_edited_to_float32_fails_as_a_conversion_recording_float64(logre
 def test_softmax_edited_to_float32_fails_as_a_file(logreg64, tmp_path):
     model, conv = logreg64
     path = tmp_path / "edited.onnx"
-    path.write_bytes(_softmax_in_float32(conv.model).SerializeToString())
+    path.write_bytes(softmax_in_float32(conv.model).SerializeToString())
     report = og.validate(str(path), reference=model, data=X_IRIS)
     assert not report.passed
     assert "'Softmax' in float32" in _parity(report).message
@@ -77,7 +63,7 @@ def test_softmax_in_float32_without_a_record_is_said_not_failed(logreg64):
     """A file onnxgate did not convert (no record of its narrowings): its answers are within float64's
     tolerances, so it passes, and the report says where it computes in float32."""
     model, conv = logreg64
-    result = _parity(og.validate(_without_record(_softmax_in_float32(conv.model)), reference=model, data=X_IRIS))
+    result = _parity(og.validate(_without_record(softmax_in_float32(conv.model)), reference=model, data=X_IRIS))
     assert result.passed
     assert "the file computes node 'Softmax' in float32 between double input and output" in result.message
     assert result.details["float32_in_double"][0]["to"] == "float32"

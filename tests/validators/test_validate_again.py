@@ -8,8 +8,7 @@ import copy
 
 import numpy as np
 import pytest
-from _tampering import counted_above_rows
-from onnx import TensorProto, helper
+from _tampering import counted_above_rows, softmax_in_float32
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
@@ -56,15 +55,7 @@ def test_a_conversion_edited_to_compute_in_float32_fails_when_validated_again(co
     model, conv = conversion
     assert og.validate(conv, reference=model, data=X).passed
 
-    nodes = list(conv.model.graph.node)  # the Softmax in float32 between its double input and output
-    at = next(i for i, n in enumerate(nodes) if n.op_type == "Softmax")
-    softmax = copy.deepcopy(nodes[at])
-    source, answer = softmax.input[0], softmax.output[0]
-    softmax.input[0], softmax.output[0] = "scores32", "softmax32"
-    nodes[at:at + 1] = [helper.make_node("Cast", [source], ["scores32"], to=TensorProto.FLOAT), softmax,
-                        helper.make_node("Cast", ["softmax32"], [answer], to=TensorProto.DOUBLE)]
-    del conv.model.graph.node[:]
-    conv.model.graph.node.extend(nodes)
+    conv.model.CopyFrom(softmax_in_float32(conv.model))  # in place: the Softmax in float32 between doubles
     again = _parity(og.validate(conv, reference=model, data=X))
 
     assert not again.passed
