@@ -81,8 +81,6 @@ _MULTI_TARGET_LOSSES = ("MultiRMSE", "MultiRMSEWithMissingValues", "MultiQuantil
 #: value (CatBoostRegressor's default, ``prediction_type='RMSEWithUncertainty'``); exported as
 #: :data:`_MULTI_TARGET_LOSSES` are, then completed by :func:`uncertainty_nodes`.
 _UNCERTAINTY = "RMSEWithUncertainty"
-#: Losses whose export does not reproduce CatBoost's predict (measured), and why.
-_REFUSED_LOSSES: dict[str, str] = {}
 
 
 def loss_of(model: Any) -> str:
@@ -215,14 +213,11 @@ class CatBoostConverter(BoostingConverter):
                 framework=self.framework,
             )
         loss = loss_of(model)
-        why = _REFUSED_LOSSES.get(loss)
-        if why is None and ("Rank" in loss or "Pair" in loss or loss.startswith("Multi")) and (
+        if ("Rank" in loss or "Pair" in loss or loss.startswith("Multi")) and (
                 loss not in _CLASSIFICATION_LOSSES + _MULTI_TARGET_LOSSES):
-            why = ("ranking and multi-label losses have no ONNX form in CatBoost's export that answers as its "
-                   "predict does")
-        if why is not None:
             raise UnsupportedModelError(
-                f"CatBoost loss {loss!r} is not supported: {why}. Supported: classification losses "
+                f"CatBoost loss {loss!r} is not supported: ranking and multi-label losses have no ONNX form in "
+                "CatBoost's export that answers as its predict does. Supported: classification losses "
                 f"{list(_CLASSIFICATION_LOSSES)}, regression losses (RMSE, MAE, Quantile, Huber, MAPE, Poisson, "
                 f"Tweedie, {_UNCERTAINTY}...) and multi-target ones {list(_MULTI_TARGET_LOSSES)}. Fit one model "
                 "per label (MultiOutputClassifier) or per ranking instead.",
