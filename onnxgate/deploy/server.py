@@ -21,7 +21,9 @@ Routes of the Open Inference Protocol (KServe v2, what Triton, KServe and Seldon
   length; inputs with ``"parameters": {"binary_data_size": n}`` follow it as little-endian bytes,
   ``BYTES`` elements as a 4-byte length then the bytes). Outputs asked for with
   ``"binary_data": true`` (or every output with ``"parameters": {"binary_data_output": true}``)
-  come back the same way. Only the outputs named in ``outputs`` are computed and returned.
+  come back the same way. Only the outputs named in ``outputs`` are computed and returned. The classification
+  and shared memory extensions are not served: a tensor asking for either gets 400 (an output asked for in a
+  shared memory region was answered in the body, and the client read the region as it was).
 
 The model's name is the package's service name (``manifest.json``: ``service.name``); its only
 version is ``1``. Datatypes: FP16, FP32, FP64, INT8-64, UINT8-64, BOOL and BYTES (strings), each
@@ -222,6 +224,9 @@ _MISSING_TEXTS = ("", "nan", "None")
 _BYTE_COUNT_DIGITS = 18
 #: The model's version on the v2 routes (a package holds one model).
 V2_VERSION = "1"
+#: The protocol extensions the v2 routes serve (server metadata's ``extensions``); a request for another one
+#: (classification, shared memory) gets 400.
+V2_EXTENSIONS = ("binary_tensor_data",)
 
 _JSON = "application/json"
 _SWAGGER_FILES = {"2": "swagger.json", "2.0": "swagger.json", "3": "swagger3.json", "3.0": "swagger3.json"}
@@ -679,6 +684,15 @@ def _v2_datatype(dtype: Any) -> str:
     return found
 
 
+def _no_shared_memory(where: str, how: str) -> str:
+    """The error for a tensor that names a shared memory region (tritonclient's ``set_shared_memory``).
+
+    Answered as if the region were not named, an output asked for in a region came back in the answer and left the
+    region as it was: the client read whatever the region held before, with no error."""
+    return (f"{where}: parameters.shared_memory_region asks for the shared memory extension, which this server does "
+            f"not serve (its extensions: {', '.join(V2_EXTENSIONS)}); {how}")
+
+
 class OpenInference:
     """The Open Inference Protocol (v2) over a package's entry script: metadata, tensors, errors.
 
@@ -718,7 +732,7 @@ class OpenInference:
 
     def server_metadata(self) -> dict[str, Any]:
         return {"name": "onnxgate", "version": str(self.entry.CONFIG.get("onnxgate_version", "")),
-                "extensions": ["binary_tensor_data"]}
+                "extensions": list(V2_EXTENSIONS)}
 
     def model_metadata(self) -> dict[str, Any]:
         def tensors(specs: Any) -> list[dict[str, Any]]:
@@ -824,12 +838,17 @@ class OpenInference:
             count = 1
             for d in shape:
                 count *= d
-            size = _parameters(tensor, f"input {name!r}").get("binary_data_size")
+            params = _parameters(tensor, f"input {name!r}")
+            size = params.get("binary_data_size")
             if size is not None:
                 if "data" in tensor:
                     raise _V2Error(400, f"input {name!r} has both 'data' and parameters.binary_data_size; send its "
                                    "values one way: 'data' in the JSON, or binary_data_size bytes after it")
-                if isinstance(size, bool) or not isinstance(size, int) or size < 0 or offset + size > len(binary):
+                if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+                    # "40" or 40.0 was called "not within the 160 bytes of binary data left", which it was
+                    raise _V2Error(400, f"input {name!r}: parameters.binary_data_size must be a byte count (a whole "
+                                   f"number, 0 or more), found {size!r}")
+                if offset + size > len(binary):
                     raise _V2Error(400, f"input {name!r}: binary_data_size {size!r} is not within the "
                                    f"{len(binary) - offset} bytes of binary data left")
                 chunk = binary[offset:offset + size]
@@ -853,6 +872,9 @@ class OpenInference:
                             raise _V2Error(400, f"input {name!r}: a BOOL element is one byte, 0 (false) or 1 "
                                            f"(true); element {at} is {int(octets[at])}")
             else:
+                if "shared_memory_region" in params:
+                    raise _V2Error(400, _no_shared_memory(f"input {name!r}", "send its values in 'data', or as "
+                                                          "binary_data_size bytes after the JSON"))
                 if "data" not in tensor:
                     raise _V2Error(400, f"input {name!r} has neither 'data' nor parameters.binary_data_size")
                 arr = (self._json_values(name, tensor["data"], shape) if by_value
@@ -991,6 +1013,9 @@ class OpenInference:
             if "classification" in params:
                 raise _V2Error(400, f"{where}: the classification extension is not supported here; ask for the "
                                "output without it and take the top classes from its values")
+            if "shared_memory_region" in params:
+                raise _V2Error(400, _no_shared_memory(where, "ask for the output without it: its values come in the "
+                                                      "answer, as 'data' or binary_data"))
             wanted.append((name, _flag(params, "binary_data", default, where)))
         return wanted
 

@@ -374,7 +374,7 @@ def _post(srv: Server, path: str, body: bytes, headers: dict[str, str] | None = 
     return status, json.loads(raw)
 
 
-def _binary(declared: int, sent: int) -> tuple[bytes, dict[str, str]]:
+def _binary(declared: int | str, sent: int) -> tuple[bytes, dict[str, str]]:
     header = json.dumps({"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 4],
                                      "parameters": {"binary_data_size": declared}}]}).encode()
     return header + bytes(sent), {"Inference-Header-Content-Length": str(len(header))}
@@ -406,6 +406,14 @@ RAW_BAD = [
     ("binary-size-mismatch", *_binary(16, 16), 400, "needs 32 bytes, binary_data_size is 16"),
     ("binary-past-the-end", *_binary(32, 16), 400, "binary_data_size 32 is not within the 16 bytes"),
     ("binary-left-over", *_binary(32, 40), 400, "8 bytes of binary data follow the inputs"),
+    # before: "binary_data_size '32' is not within the 32 bytes of binary data left"
+    ("binary-size-a-string", *_binary("32", 32), 400, "binary_data_size must be a byte count (a whole number, 0 or "
+     "more), found '32'"),
+    # before: "has neither 'data' nor parameters.binary_data_size", which named no reason
+    ("input-in-shared-memory", b'{"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 4], "parameters": '
+     b'{"shared_memory_region": "r", "shared_memory_byte_size": 32}}]}', {}, 400,
+     "input 'input': parameters.shared_memory_region asks for the shared memory extension, which this server does "
+     "not serve (its extensions: binary_tensor_data)"),
     ("nested-too-deep", b"[" * 5000 + b"]" * 5000, {}, 400, "nests deeper than 1024 levels"),
     ("compressed-unknown", b"x", {"Content-Encoding": "br"}, 415, "Content-Encoding 'br' is not supported"),
     ("compressed-not-gzip", b"plain text, not gzip", {"Content-Encoding": "gzip"}, 400,
@@ -428,6 +436,18 @@ def test_malformed_infer_bodies_get_the_protocols_error(servers: dict[str, Serve
     got, payload = _post(servers["iris"], "/v2/models/logisticregression/infer", body, headers)
     assert got == status and list(payload) == ["error"], payload
     assert match in payload["error"]
+
+
+def test_an_output_asked_for_in_shared_memory_is_refused_not_left_unwritten(servers: dict[str, Server],
+                                                                           packages: dict[str, Any]) -> None:
+    # tritonclient reads such an output from the region, not the answer: answered 200 with the output in the body,
+    # the client read the region as it was, with no error
+    wanted = th.InferRequestedOutput("probabilities")
+    wanted.set_shared_memory("probabilities_region", 3 * 4)
+    with pytest.raises(InferenceServerException) as exc:
+        client(servers["iris"]).infer(model_name(packages["iris"]), [tensor("input", packages["X"][:1], "FP64", True)],
+                                      outputs=[wanted])
+    _expect(exc, "400", "output 'probabilities': parameters.shared_memory_region asks for the shared memory extension")
 
 
 def test_wrong_methods_and_routes_are_json_errors(servers: dict[str, Server]) -> None:
