@@ -28,6 +28,7 @@ import os
 import stat
 import zipfile
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from onnxgate.errors import OnnxGateError
 
@@ -195,15 +196,36 @@ def read_regular_file(
     except OSError as err:
         raise error(describe_unreachable(text, what, err), path=text) from None
     with os.fdopen(fd, "rb") as handle:
-        _check_stat(os.fstat(fd), text, what, error, limit, env)
+        st = os.fstat(fd)
+        _check_stat(st, text, what, error, limit, env)
         try:
-            data = handle.read(limit + 1)
+            data = _read_capped(handle, st.st_size, limit)
         except OSError as err:
             raise error(f"cannot read {what} {text!r}: {err.strerror}", path=text) from None
     if len(data) > limit:
         raise error(f"{what} {text!r} grew above the {_mb(limit)} limit while being read; " + _limit_hint(env),
                     path=text)
     return data
+
+
+def _read_capped(handle: BinaryIO, size: int, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of ``handle``, whose file fstat gave ``size`` bytes (at most ``limit``).
+
+    Read into a buffer of the file's size, then on in pieces only when the file grew: ``read(limit + 1)``
+    allocates the whole cap up front, 4 GiB to read a 1 KB model, and under an address-space limit
+    (``ulimit -v``, a container's) ``onnxgate validate model.onnx`` failed with "unexpected MemoryError".
+    """
+    data = handle.read(size + 1)
+    if len(data) <= size:
+        return data  # the size fstat gave, or fewer bytes: read to the end
+    parts, total = [data], len(data)
+    while total <= limit:
+        part = handle.read(min(_MB, limit + 1 - total))
+        if not part:
+            break
+        parts.append(part)
+        total += len(part)
+    return b"".join(parts)
 
 
 def check_folder_confined(

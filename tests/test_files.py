@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from onnxgate._files import check_regular_file, check_zip_archive, input_limit, read_regular_file
 from onnxgate._onnx import clean_stale_partials
-from onnxgate.errors import InvalidDataError, TargetError
+from onnxgate.errors import InvalidDataError, InvalidModelError, TargetError
 from onnxgate.targets import SQL_TYPE_NAMES, Target, check_sql_type_name, from_toml, sql_base_type
 
 
@@ -45,6 +45,33 @@ def test_the_cap_is_read_from_the_environment(tmp_path: Path, monkeypatch: pytes
         read_regular_file(path, what="data file", error=InvalidDataError)
     monkeypatch.setenv("ONNXGATE_MAX_INPUT_MB", "4")
     assert len(read_regular_file(path, what="data file", error=InvalidDataError)) == 3 << 20
+
+
+def test_a_small_file_is_read_without_allocating_the_cap(tmp_path: Path) -> None:
+    # read(cap + 1) allocated the whole 4 GiB cap for a 1 KB model: "unexpected MemoryError" under `ulimit -v`
+    import tracemalloc
+
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"m" * 1024)
+    tracemalloc.start()
+    try:
+        data = read_regular_file(path, what="model file", error=InvalidModelError)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert data == b"m" * 1024
+    assert input_limit() >= 1 << 30 and peak < 1 << 20, f"reading 1 KB allocated {peak:,} bytes"
+
+
+@pytest.mark.parametrize(("grown", "limit", "read"), [(10, 100, 10), (10, 6, 7), (3 << 20, 4 << 20, 3 << 20)],
+                         ids=["grew-below-cap", "grew-past-cap", "grew-by-megabytes"])
+def test_a_file_grown_since_its_size_was_read_is_read_on_up_to_the_cap(grown: int, limit: int, read: int) -> None:
+    import io
+
+    from onnxgate._files import _read_capped
+
+    # fstat said 4 bytes; the file holds `grown` by the time it is read: all of it, or the cap plus one byte
+    assert _read_capped(io.BytesIO(b"x" * grown), 4, limit) == b"x" * read
 
 
 def test_a_stored_archive_member_is_counted_against_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
