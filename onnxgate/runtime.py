@@ -8,8 +8,8 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["ORT_QUIET", "RUN_ROWS", "check_outputs_one_row_per_input", "fill_changes_answers", "fill_fix",
-           "fixed_rows", "run_rows", "session", "sessions_shared", "takes_one_row"]
+__all__ = ["ORT_QUIET", "RUN_ROWS", "check_outputs_one_row_per_input", "dynamic_axis_fix", "fill_changes_answers",
+           "fill_fix", "fixed_rows", "fixed_rows_said", "run_rows", "session", "sessions_shared", "takes_one_row"]
 
 #: onnxruntime's log level (4 = fatal only): probing a model is expected to fail, and at 3 a rejected
 #: model still prints onnxruntime's "[E:onnxruntime...]" lines on the user's stderr.
@@ -108,6 +108,18 @@ def fixed_rows(session: Any) -> int | None:
     return size if size is not None and size > 1 else None
 
 
+def fixed_rows_said(session: Any, size: int) -> str:
+    """How a message says that ``session``'s model takes runs of exactly ``size`` rows (:func:`fixed_rows`)."""
+    shapes = ", ".join(f"{i.name!r} is {list(i.shape)}" for i in session.get_inputs())
+    return f"the model takes runs of exactly {size:,} rows (input {shapes})"
+
+
+def dynamic_axis_fix(session: Any) -> str:
+    """The advice to export ``session``'s model with a dynamic batch axis on each of its inputs."""
+    axes = ", ".join(f"{i.name!r}: {{0: 'batch'}}" for i in session.get_inputs())
+    return f"export the model with a dynamic batch axis (PyTorch: torch.onnx.export(..., dynamic_axes={{{axes}}}))"
+
+
 def _run_fixed(session: Any, outputs: list[str] | None, feeds: dict[str, Any], total: int, size: int,
                fill_advice: Callable[[int, int], str] | None = None, fill_checked: bool = False) -> list[Any]:
     """The ``total`` rows of ``feeds`` in runs of exactly ``size`` rows, the last one filled up with copies of its
@@ -202,14 +214,13 @@ def fill_changes_answers(
         return None
     index, row, ours, other_answer = found
     names = outputs or [o.name for o in session.get_outputs()]
-    shapes = ", ".join(f"{i.name!r} is {list(i.shape)}" for i in session.get_inputs())
     if numbered:
         real_rows = f"row {first}" if rows == 1 else f"rows {first:,}..{first + rows - 1:,}"
         which = f"row {first + row:,}"
     else:
         real_rows = f"{rows:,} row{'s' if rows != 1 else ''}"
         which = f"its real row {row + 1:,} of {rows:,}"
-    return (f"the model takes runs of exactly {size:,} rows (input {shapes}), and its answer for a row depends on "
+    return (f"{fixed_rows_said(session, size)}, and its answer for a row depends on "
             f"the other rows of its run: the last run holds {real_rows} only, and filled up to {size:,} rows it "
             f"answers {ours} for output {names[index]!r} of {which} when filled with copies of its last "
             f"row, {other_answer} when filled {how}; a filled run would write answers those rows do not have")
@@ -221,10 +232,8 @@ def fill_fix(session: Any, total: int, size: int, rows_are: str) -> str:
     or a dynamic batch axis."""
     low = total // size * size
     counts = f"{low:,} or {low + size:,}" if low else f"{size:,}"
-    axes = ", ".join(f"{i.name!r}: {{0: 'batch'}}" for i in session.get_inputs())
     return (f"{rows_are} has {total:,} row{'s' if total != 1 else ''}, and a multiple of {size:,} ({counts} here) "
-            f"would leave no run to fill. Score a multiple of {size:,} rows, or export the model with a dynamic batch "
-            f"axis (PyTorch: torch.onnx.export(..., dynamic_axes={{{axes}}}))")
+            f"would leave no run to fill. Score a multiple of {size:,} rows, or {dynamic_axis_fix(session)}")
 
 
 def _first_difference(a: list[Any], b: list[Any], rows: int) -> tuple[int, int, str, str] | None:

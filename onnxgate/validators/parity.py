@@ -538,7 +538,7 @@ def check_prediction_parity(
     result = with_tied_rows(result, tied.decided, done, tied.untried)
     result = with_rows_holding_nan(result, with_nan, done)
     if probe_failed is not None and probe is not None and num_rows(probe) != done:
-        alone = fixed_batch_finding(num_rows(probe), probe_failed)
+        alone = fixed_batch_finding(num_rows(probe), probe_failed, session)
     unscored_batch: list[str] = []  # why the large batch was not compared, when it was not
     if alone is None and result.passed and probe is not None and probe_failed is None and resolve_ties is None:
         # the batches agree: do single rows too? (a nearest-neighbour tie, broken another way row by row, is
@@ -905,7 +905,7 @@ def rows_alone_without_reference(model: Any, data: Any, session: Any = None, *,
             run_rows(session, None, first)
         except Exception:
             return None, False
-        return fixed_batch_finding(num_rows(probe), err), True
+        return fixed_batch_finding(num_rows(probe), err, session), True
     if not _rows_to_score_alone(session, probe):
         return None, False
     tolerances = model_tolerances(proto, signature.outputs, None, None)
@@ -950,9 +950,17 @@ def onnxruntime_failure(session: Any, feeds: Mapping[str, Any], signature: Signa
         The reference (given ``reference_feeds``, the batch's rows as it reads them) refuses that row too: the
         caller's input, not the file's fault.
     """
+    from onnxgate.runtime import dynamic_axis_fix, fixed_rows, fixed_rows_said
+
     rows = len(next(iter(feeds.values()))) if feeds else 0
     details: dict[str, Any] = {"rows_done": done}
     where = f"rows {done}..{done + rows - 1}{rows_of}"
+    size = fixed_rows(session)
+    if size is not None and rows != size:
+        # said, not onnxruntime's first line: "Got invalid dimensions for input: x for the following indices" left
+        # out the size it expects (the next line's "Expected: 16")
+        return (f"onnxruntime failed on {where}: {fixed_rows_said(session, size)}, and a service or PREDICT scores "
+                f"batches of any size: {dynamic_axis_fix(session)}"), details
     row = _first_failing_row(session, feeds)
     if row is not None:
         values = {key: _brief(value[row], 6, bare=True)[:80] for key, value in by_column(feeds, signature).items()}
@@ -975,13 +983,17 @@ def onnxruntime_failure(session: Any, feeds: Mapping[str, Any], signature: Signa
     return f"onnxruntime failed on {where}: {first}", details
 
 
-def fixed_batch_finding(rows: int, err: BaseException | str) -> str:
-    """The finding for a model that scores the data's batches but fails on a batch of its first ``rows``."""
-    first = first_line(err, 200)
-    return (f"onnxruntime scores the data's batches but fails on a batch of its first {rows} rows ({first}): the "
-            "model fixes its batch size though its inputs declare it free, so a service or PREDICT scoring "
-            "batches of another size fails. Export it with a dynamic first axis (and the rows first: an RNN "
-            "with batch_first=True)")
+def fixed_batch_finding(rows: int, err: BaseException | str, session: Any = None) -> str:
+    """The finding for a model that scores the data's batches but fails on a batch of its first ``rows``;
+    ``session``: its onnxruntime session, which says whether its inputs declare the batch size they fix."""
+    from onnxgate.runtime import fixed_rows, fixed_rows_said
+
+    size = None if session is None else fixed_rows(session)
+    cause = (f": {fixed_rows_said(session, size)}" if size is not None
+             else f" ({first_line(err, 200)}): the model fixes its batch size though its inputs declare it free")
+    return (f"onnxruntime scores the data's batches but fails on a batch of its first {rows} rows{cause}, so a "
+            "service or PREDICT scoring batches of another size fails. Export it with a dynamic first axis (and the "
+            "rows first: an RNN with batch_first=True)")
 
 
 def _first_failing_row(session: Any, feeds: Mapping[str, Any]) -> int | None:

@@ -1235,3 +1235,15 @@ def test_a_forest_s_trees_are_walked_once_for_its_label_and_probabilities_and_it
     forest.predict = lambda rows: (real(rows).argmax(axis=1) + 1) % 3  # type: ignore[method-assign]
     parity = og.validate(conv, target="container", reference=forest, data=X).check("prediction_parity")
     assert not parity.passed and "label" in parity.message, parity.message
+
+
+@pytest.mark.parametrize(("rows", "batch_size"), [(40, None), (48, 16)], ids=["one-batch-of-40", "batches-of-16"])
+def test_a_model_fixing_its_batch_size_fails_parity_saying_the_size_it_takes(rows: int, batch_size: int | None) -> None:
+    # before: "onnxruntime failed on rows 0..39: [ONNXRuntimeError] : 2 : INVALID_ARGUMENT : Got invalid dimensions for
+    # input: x for the following indices", the size it takes left on onnxruntime's next line; in batches of 16, "the
+    # model fixes its batch size though its inputs declare it free" of an input declared [16, 3]
+    x = np.random.default_rng(0).normal(size=(rows, 3)).astype(np.float32)
+    result = check_prediction_parity(identity_model(shape=(16, 3)), lambda f: [f["x"]], x, batch_size=batch_size)
+    assert not result.passed
+    assert "the model takes runs of exactly 16 rows (input 'x' is [16, 3])" in result.message
+    assert "declare it free" not in result.message and "following indices" not in result.message
