@@ -34,7 +34,8 @@ from onnxgate.errors import InvalidDataError
 __all__ = ["PREDICT_BATCH_ROWS", "Rows", "fragment_batches", "named_batches", "parquet_fragments", "rows_of",
            "worker_batches"]
 
-_FRAGMENT_DDL = "path string, row_group int"
+#: A fragment: a row group of a file, with the file's size and time of last change when the driver planned the job.
+_FRAGMENT_DDL = "path string, row_group int, size long, mtime_ns long"
 #: Rows per batch a ``predict`` worker reads and hands back to Spark. Its JVM turns every batch it
 #: gets back into rows, at a cost per batch: on 10,000,000 rows of the 64x64 MLP (2 cores) the JVM
 #: took 1.6-1.8 s of CPU for batches of 262,144 rows and 1.7-2.3 s for 16,384. The model still runs
@@ -56,19 +57,21 @@ class Rows:
     wide: tuple[str, ...] = ()
 
 
-def parquet_fragments(data: str | os.PathLike[str]) -> tuple[list[tuple[str, int]], Any] | None:
-    """``(path, row group)`` of each row group in file order, and the files' shared pyarrow schema;
-    None when the workers could not read exactly what ``spark.read.parquet(data)`` would."""
+def parquet_fragments(data: str | os.PathLike[str]) -> tuple[list[tuple[str, int, int, int]], Any] | None:
+    """``(path, row group, size, mtime_ns)`` of each row group in file order (the file's size and time of last change,
+    which the workers check: :func:`fragment_batches`), and the files' shared pyarrow schema; None when the workers
+    could not read exactly what ``spark.read.parquet(data)`` would."""
     import pyarrow.parquet as pq
 
     files = _parquet_files(data)
     if not files:
         return None
     schema = None
-    fragments: list[tuple[str, int]] = []
+    fragments: list[tuple[str, int, int, int]] = []
     for file in files:
         try:
             meta = pq.ParquetFile(file).metadata
+            stamp = file.stat()
         except Exception:
             return None  # Spark names what is wrong with it
         own = meta.schema.to_arrow_schema().remove_metadata()
@@ -82,7 +85,8 @@ def parquet_fragments(data: str | os.PathLike[str]) -> tuple[list[tuple[str, int
                 _refuse_type_conflict(schema, own, files[0], file)
                 return None  # Spark reads one file's schema (mergeSchema off): leave the choice to it
             schema = widened
-        fragments.extend((str(file.resolve()), group) for group in range(meta.num_row_groups))
+        path = str(file.resolve())
+        fragments.extend((path, group, stamp.st_size, stamp.st_mtime_ns) for group in range(meta.num_row_groups))
     return fragments, schema
 
 
@@ -252,7 +256,7 @@ def named_batches(batches: Iterator[Any], columns: list[str]) -> Iterator[Any]:
         yield batch
 
 
-def _fragment_rows(spark: Any, fragments: list[tuple[str, int]], schema: Any) -> Rows:
+def _fragment_rows(spark: Any, fragments: list[tuple[str, int, int, int]], schema: Any) -> Rows:
     """Rows read by the workers: a DataFrame of ``(path, row group)`` pairs, in file order."""
     import pyarrow as pa
     from pyspark.sql.pandas.types import from_arrow_schema
@@ -315,10 +319,13 @@ def _plain_parquet_read(frame: Any) -> tuple[str, list[str] | None] | None:
 
 def fragment_batches(fragments: Iterator[Any], batch_rows: int, columns: list[str] | None = None,
                      wide: tuple[str, ...] = ()) -> Iterator[Any]:
-    """Inside a worker: the Arrow record batches of each ``(path, row_group)`` pair, read with pyarrow;
-    only ``columns``, in that order, when given; the text columns ``wide`` as ``large_string`` whatever layout
+    """Inside a worker: the Arrow record batches of each ``(path, row_group, size, mtime_ns)`` fragment, read with
+    pyarrow; only ``columns``, in that order, when given; the text columns ``wide`` as ``large_string`` whatever layout
     each file gives them (a folder of ``string`` and ``large_string`` files: :func:`_text_widened`), so that the
     batches of one task, which Spark reads as one Arrow stream, have one schema.
+
+    A file whose size or time of last change is not the one the driver planned the job with is refused
+    (:func:`_check_unchanged`): its row groups are not the ones planned.
 
     On one thread, as a Spark task has one core (``spark.task.cpus``): pyarrow's own thread pool
     took a third more CPU for the same read (10,000,000 x 10 float32 rows: 0.47 against 0.35 s).
@@ -328,23 +335,52 @@ def fragment_batches(fragments: Iterator[Any], batch_rows: int, columns: list[st
     from onnxgate._arrow import without_views
 
     for pairs in fragments:
-        paths = pairs.column(0).to_pylist()
-        groups = pairs.column(1).to_pylist()
-        for path, group in zip(paths, groups):
+        paths, groups, sizes, times = (pairs.column(i).to_pylist() for i in range(4))
+        for path, group, size, mtime_ns in zip(paths, groups, sizes, times):
             try:
                 opened = pq.ParquetFile(path, memory_map=True)
             except FileNotFoundError as err:  # was "unexpected PythonException" and a worker traceback
                 raise InvalidDataError(
                     f"the data file {path!r} is gone on an executor ({err.strerror or err}): it was removed or "
-                    "replaced while the job ran, or the executors do not see the driver's files; score it again "
-                    "once the folder stops changing, or give a path every executor reads (a shared filesystem)"
+                    f"replaced while the job ran, or the executors do not see the driver's files; {_READ_AGAIN}"
                 ) from None
+            _check_unchanged(path, size, mtime_ns)  # after opening: a file replaced before or since is found
             for batch in opened.iter_batches(
                 batch_size=batch_rows, row_groups=[group], columns=columns, use_threads=False
             ):
                 batch = batch if columns is None or batch.schema.names == columns else batch.select(columns)
                 plain = _widened(without_views(batch.schema), wide)  # pyspark's Arrow types have no string_view
                 yield batch if plain.equals(batch.schema) else batch.cast(plain)
+
+
+#: What to do about a data file that changed after the driver planned the job.
+_READ_AGAIN = ("score it again once the folder stops changing (a result of predict reads the files at each use: "
+               "call predict again after rewriting them), or give a path every executor reads (a shared filesystem)")
+
+
+def _check_unchanged(path: str, size: int, mtime_ns: int) -> None:
+    """Refuse a data file whose size or time of last change differs from the driver's when it planned the job.
+
+    The workers read row groups by number: a file replaced by another with as many row groups (a rewrite of the
+    folder while ``score --spark`` ran, or before a lazy result of ``predict`` was used again) was read whole, its
+    new rows scored as if they were the planned ones, and a file with fewer row groups failed in pyarrow. One
+    ``stat`` per row group; a rewrite keeping both the size and the time to the nanosecond is not detected.
+
+    Raises
+    ------
+    InvalidDataError
+        Naming the file and what changed.
+    """
+    try:
+        found = os.stat(path)
+    except OSError as err:
+        raise InvalidDataError(f"the data file {path!r} is gone on an executor ({err.strerror}): it was removed "
+                               f"while the job ran; {_READ_AGAIN}") from None
+    if (found.st_size, found.st_mtime_ns) != (size, mtime_ns):
+        changed = (f"{size:,} bytes when the job was planned, {found.st_size:,} now" if found.st_size != size
+                   else "the same size, changed since the job was planned")
+        raise InvalidDataError(f"the data file {path!r} changed on an executor ({changed}): it was rewritten "
+                               f"after the driver planned which row groups to read; {_READ_AGAIN}")
 
 
 def _widened(schema: Any, wide: tuple[str, ...]) -> Any:

@@ -569,8 +569,7 @@ def _first_rows(rows: Rows, signature: Any, count: int) -> dict[str, Any] | None
             from onnxgate.spark._files import fragment_batches
 
             pairs = rows.frame.limit(count).collect()  # a row group may hold fewer rows, or none
-            read = pa.RecordBatch.from_arrays([pa.array([p[0] for p in pairs], pa.string()),
-                                               pa.array([p[1] for p in pairs], pa.int32())], names=["path", "group"])
+            read = pa.RecordBatch.from_pylist([p.asDict() for p in pairs])  # the fragments, as the workers get them
             batches: list[Any] = []
             held = 0
             for batch in fragment_batches(iter([read]), count, rows.columns, rows.wide):  # as the workers read them

@@ -499,8 +499,31 @@ def test_a_file_gone_before_a_worker_reads_it_is_named(tmp_path: Path) -> None:
     from onnxgate.spark._files import fragment_batches
 
     gone = str(tmp_path / "part-0.parquet")
-    pairs = pa.record_batch([pa.array([gone]), pa.array([0])], names=["path", "row_group"])
+    pairs = pa.record_batch([pa.array([gone]), pa.array([0]), pa.array([1]), pa.array([1])],
+                            names=["path", "row_group", "size", "mtime_ns"])
     with pytest.raises(InvalidDataError, match=r"part-0\.parquet' is gone on an executor") as caught:
         list(fragment_batches(iter([pairs]), 1024))
     found = worker_input_error(Exception(f"Traceback ...\nonnxgate.errors.InvalidDataError: {caught.value}"))
     assert isinstance(found, InvalidDataError) and "shared filesystem" in str(found)
+
+
+def test_a_file_rewritten_with_as_many_row_groups_after_planning_is_refused(local_spark: Any,
+                                                                            forest: dict[str, Any],
+                                                                            tmp_path: Path) -> None:
+    # the workers read row groups by number: a file replaced by another with as many row groups after predict planned
+    # the job was read whole, its new rows scored as the planned ones, and nothing said so
+    rows = tmp_path / "rows"
+    shutil.copytree(forest["files"], rows)
+    scored = ogs.predict(str(rows), forest["conv"], spark=local_spark)
+    assert scored.count() == 3000
+    part = rows / "part-2.parquet"
+    before = pq.ParquetFile(part).metadata.num_row_groups
+    rewritten = pd.read_parquet(part) * 2
+    rewritten.to_parquet(part, row_group_size=300)
+    assert pq.ParquetFile(part).metadata.num_row_groups == before == 2
+    with pytest.raises(Exception, match=r"part-2\.parquet' changed on an executor .*call predict again") as caught:
+        scored.collect()
+    found = ogs.worker_input_error(caught.value)
+    assert isinstance(found, InvalidDataError) and "rewritten after the driver planned" in str(found)
+    again = ogs.predict(str(rows), forest["conv"], spark=local_spark).toPandas()  # what the message says to do
+    assert np.allclose(again[FEATURES].to_numpy()[1200:1800], rewritten.to_numpy())
