@@ -65,7 +65,7 @@ def _score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
     from onnxgate._package_rules import check_package_data_files
     from onnxgate.cli import EXIT_OK
     from onnxgate.signature import Signature
-    from onnxgate.spark import load_scoring_model, predict, session, spark_path, worker_input_error
+    from onnxgate.spark import job_errors, load_scoring_model, predict, session, spark_path
 
     with weights_by_path():  # a model above 2 GiB: read by path, here and on the executors (predict)
         signature = Signature.from_model(load_scoring_model(args.model))  # a bad model is refused before Spark starts
@@ -86,7 +86,7 @@ def _score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
         try:
             scored = _not_null(predict(args.data, args.model, outputs=outputs, spark=spark), required)
             remote = _remote(args.out)
-            try:
+            with job_errors():  # a null feeding an integer input, met by a worker: exit 2
                 if remote:  # another filesystem (hdfs://, s3a://): Spark's own rules
                     scored.write.mode("overwrite" if args.force else "errorifexists").parquet(args.out)
                 else:  # a job that fails half-way leaves no folder, and an old one stays until the new is whole
@@ -95,11 +95,6 @@ def _score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
                     with staged_folder(_local_path(args.out), overwrite=args.force) as staged:
                         scored.write.parquet(str(staged))
                         _restore_types(staged, restored)
-            except Exception as err:
-                refused = worker_input_error(err)  # a null feeding an integer input, met by a worker: exit 2
-                if refused is not None:
-                    raise refused from None
-                raise
             print(f"scored the rows of {args.data!r} into the Parquet folder {args.out!r} (Spark {args.spark})")
             if remote:
                 _say_types_lost(unsigned, restored)

@@ -3,7 +3,8 @@
 ``session`` builds a SparkSession set up for onnxgate; ``validate`` runs the target's checks on the
 driver and the parity check on the executors, giving the same :class:`~onnxgate.validators.Report`
 as :func:`onnxgate.validate`; ``predict`` adds the model's outputs to a DataFrame, and ``release`` frees the
-model ``predict`` broadcast.
+model ``predict`` broadcast; ``job_errors`` raises onnxgate's error where a lazy result's action fails for a reason
+onnxgate knows.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from onnxgate.spark._predict import (
     columns_named_like_outputs,
     feed_columns,
+    job_errors,
     load_scoring_model,
     predict,
     refuse_outputs_named_like_columns,
@@ -32,6 +34,7 @@ __all__ = [
     "columns_named_like_outputs",
     "feed_columns",
     "java_version",
+    "job_errors",
     "load_scoring_model",
     "model_for_spark",
     "predict",

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import re
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from onnxgate.errors import InvalidDataError
+from onnxgate.errors import InvalidDataError, OnnxGateError
 
 if TYPE_CHECKING:
     import onnx
@@ -22,6 +24,7 @@ __all__ = [
     "ModelFile",
     "columns_named_like_outputs",
     "feed_columns",
+    "job_errors",
     "load_scoring_model",
     "predict",
     "refuse_outputs_named_like_columns",
@@ -33,6 +36,10 @@ _SESSIONS: dict[str, Any] = {}
 #: Per SparkContext, the broadcast of each model :func:`predict` scored with in it, by the SHA-256 of its bytes.
 _BROADCASTS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 _BROADCASTS_LOCK = threading.Lock()
+#: Per SparkContext, the ids of the broadcasts :func:`release` destroyed (:func:`job_errors` names them).
+_RELEASED: weakref.WeakKeyDictionary[Any, set[int]] = weakref.WeakKeyDictionary()
+#: Spark's refusal to run a plan holding a destroyed broadcast, which names the broadcast's id.
+_DESTROYED = re.compile(r"Attempted to use Broadcast\((\d+)\) after it was destroyed")
 
 
 def load_scoring_model(model_or_package: Any) -> onnx.ModelProto:
@@ -337,8 +344,11 @@ def release(model_or_package: Any = None, *, spark: Any = None) -> int:
         How many broadcasts were freed (0 when ``predict`` holds none for the model: one above 2 GiB, which it
         loads by path, or any once the session stopped, which freed them).
 
-    A DataFrame ``predict`` returned for a freed model fails when used (Spark: "Attempted to use a broadcast variable
-    after it was destroyed"); ``predict`` it again. A later ``predict`` of the model broadcasts it anew.
+    A DataFrame ``predict`` returned for a freed model, or one made from it, fails when used: Spark refuses the plan
+    with a Java stack trace ("Attempted to use Broadcast(N) after it was destroyed"), which :func:`job_errors` turns
+    into onnxgate's error saying so; ``predict`` it again. A later ``predict`` of the model broadcasts it anew. The
+    executors' onnxruntime sessions are not freed here: each Python worker keeps the one of the last model it scored
+    until it scores another model or Spark stops it (``spark.python.worker.reuse``).
 
     Examples
     --------
@@ -377,9 +387,67 @@ def release(model_or_package: Any = None, *, spark: Any = None) -> int:
             return 0
         tokens = list(held) if token is None else [token] if token in held else []
         freed = [held.pop(token) for token in tokens]
+        _RELEASED.setdefault(context, set()).update(shared._jbroadcast.id() for shared in freed)
     for shared in freed:
         shared.destroy()
     return len(freed)
+
+
+@contextlib.contextmanager
+def job_errors() -> Iterator[None]:
+    """Within it, a Spark action failing for a reason onnxgate knows raises onnxgate's error instead of Spark's.
+
+    :func:`predict` is lazy: the rows are read and scored when an action runs (``.collect()``, ``.count()``,
+    ``.write.parquet(...)``), outside any onnxgate call. A row a worker refuses (a null feeding an integer input, a
+    value an encoder does not know) then fails the action with pyspark's ``PythonException``, whose text ends in the
+    worker's :class:`InvalidDataError` (:class:`UnsupportedModelError`, :class:`InvalidModelError`) and its message;
+    a result used after :func:`release` freed its model fails with a Java stack trace. Around the action, this raises
+    those as onnxgate's exceptions, with their one-line messages (``except InvalidDataError`` works); any other
+    failure is raised as it was. ``onnxgate score --spark`` runs its write in it.
+
+    Raises
+    ------
+    InvalidDataError, UnsupportedModelError, InvalidModelError
+        Raised by a worker on the rows, the model's outputs, or a model it loads by path.
+    OnnxGateError
+        The result's model was freed by :func:`release` before the action.
+
+    Examples
+    --------
+    >>> scored = onnxgate.spark.predict(df, "package/")  # doctest: +SKIP
+    >>> with onnxgate.spark.job_errors():  # doctest: +SKIP
+    ...     scored.write.parquet("scored/")
+    """
+    from onnxgate.spark._session import worker_input_error
+
+    try:
+        yield
+    except Exception as err:
+        known = worker_input_error(err) or _released_error(err)
+        if known is None:
+            raise
+        raise known from None
+
+
+def _released_error(err: BaseException) -> OnnxGateError | None:
+    """The error of a plan holding a model broadcast :func:`release` destroyed, in the active SparkContext; None
+    when ``err`` is another failure (a broadcast of the user's own destroyed, say)."""
+    found = _DESTROYED.search(str(err))
+    if found is None:
+        return None
+    from pyspark import SparkContext
+
+    context = SparkContext._active_spark_context
+    with _BROADCASTS_LOCK:
+        released = int(found.group(1)) in _RELEASED.get(context, set()) if context is not None else False
+    if not released:
+        return None
+    return OnnxGateError(
+        "this result of onnxgate.spark.predict (or a DataFrame made from it) scores with a model that "
+        "onnxgate.spark.release freed before it was used: expected release after the last action on predict's "
+        "results, found an action after it; call onnxgate.spark.predict again for a result to use, and release the "
+        "model once its results are written"
+    )
 
 
 def refuse_wrong_width(fields: Any, fed: list[str], signature: Any) -> None:
@@ -454,6 +522,15 @@ def _partition_predict(
     (:func:`onnxgate.spark._files.worker_batches`)."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
+        try:
+            yield from scored(batches)
+        except OnnxGateError as err:
+            # onnxgate's refusal says all (what, where, how to fix): pyspark's PythonException shows the worker's
+            # traceback, here one frame and the message instead of the frames of onnxgate's data reading (17 lines
+            # for a null feeding an integer input); an unexpected error keeps its whole traceback, to be reported
+            raise err.with_traceback(None) from None
+
+    def scored(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
 
         from onnxgate._arrow import batch_feeds, to_arrow
