@@ -1169,12 +1169,7 @@ def _keep_mode_and_group(old: Path, new: Path) -> None:
 
 def _carry_over_foreign(old: Path, stage: Path, files: Mapping[str, str | bytes | Path]) -> None:
     """Link the user's own entries (not onnxgate's, old or new) from ``old`` into ``stage``."""
-    import json
-
-    ours = {Path(rel).parts[0] for rel in files} | {"manifest.json"}
-    with suppress(OSError, ValueError, TypeError, AttributeError):
-        listed = json.loads((old / "manifest.json").read_text(encoding="utf-8")).get("files", [])
-        ours |= {Path(str(rel)).parts[0] for rel in listed if str(rel)}
+    ours = {Path(rel).parts[0] for rel in files} | {"manifest.json"} | _listed_by_an_onnxgate_manifest(old)
     for entry in old.iterdir():
         if entry.name in ours:
             continue
@@ -1188,6 +1183,22 @@ def _carry_over_foreign(old: Path, stage: Path, files: Mapping[str, str | bytes 
                 _link_or_copy(str(entry), str(dest))
         except OSError as err:
             raise type(err)(err.errno, err.strerror, str(entry)) from err
+
+
+def _listed_by_an_onnxgate_manifest(folder: Path) -> set[str]:
+    """The top-level entries an earlier onnxgate package in ``folder`` listed in its ``manifest.json`` (``files``),
+    which ``--force`` replaces; none when that manifest is not onnxgate's (no ``versions.onnxgate``). Another tool's
+    ``manifest.json`` (a web app's) lists the user's own files: read as onnxgate's, ``package --force`` deleted
+    them (helper-410)."""
+    import json
+
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    versions = manifest.get("versions") if isinstance(manifest, dict) else None
+    listed = manifest.get("files") if isinstance(versions, dict) and "onnxgate" in versions else None
+    return {Path(str(rel)).parts[0] for rel in listed if Path(str(rel)).parts} if isinstance(listed, list) else set()
 
 
 def _link_or_copy(src: str, dst: str) -> None:

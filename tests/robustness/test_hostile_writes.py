@@ -78,6 +78,31 @@ def test_force_replaces_the_whole_package_even_where_a_file_became_a_folder(
     assert _partials(tmp_path) == []
 
 
+def test_force_keeps_files_another_tools_manifest_lists(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--force replaces the files an earlier onnxgate package listed in its manifest.json; a manifest.json another
+    tool wrote (a web app's, listing its own files) made package --force delete src/, data.csv and notes.txt."""
+    model = _model_file(tmp_path, "model.onnx")
+    out = tmp_path / "app"
+    (out / "src").mkdir(parents=True)
+    (out / "src" / "main.js").write_text("code")
+    (out / "data.csv").write_text("1,2\n")
+    (out / "notes.txt").write_text("mine")
+    (out / "manifest.json").write_text(json.dumps({"name": "my web app", "files": ["src", "data.csv", "notes.txt"]}))
+    assert main(["package", str(model), "--target", "container", "-o", str(out), "--force"]) == 0, capsys.readouterr()
+    assert (out / "src" / "main.js").read_text() == "code"
+    assert (out / "data.csv").read_text() == "1,2\n"
+    assert (out / "notes.txt").read_text() == "mine"
+    # an earlier onnxgate package's own files are still replaced, not carried over: swagger3.json is listed there
+    (out / "swagger3.json").unlink()
+    (out / "stale.txt").write_text("old package")
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["files"].append("stale.txt")
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["package", str(model), "--target", "container", "-o", str(out), "--force"]) == 0, capsys.readouterr()
+    assert not (out / "stale.txt").exists() and (out / "swagger3.json").is_file()
+    assert (out / "notes.txt").read_text() == "mine"
+
+
 @pytest.mark.parametrize("target", ["container", "sql-edge-2.0"])
 def test_a_failed_force_leaves_the_old_package_whole_and_names_the_path(
     target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
