@@ -501,10 +501,10 @@ def _json(obj: Any) -> str:
 
 
 def _template(name: str, **values: str) -> str:
+    # one pass over the template: a value is never searched for placeholders (one after another, an input named
+    # @PARITY@ in SIGNATURE became the parity sentence, and the README's example request named no input)
     text = (_TEMPLATES / name).read_text(encoding="utf-8")
-    for key, value in values.items():
-        text = text.replace(f"@{key}@", value)
-    return text
+    return re.sub("@(" + "|".join(map(re.escape, values)) + ")@", lambda found: values[found.group(1)], text)
 
 
 def _row_columns(sig: Any, *candidates: Any) -> list[str] | None:

@@ -703,3 +703,20 @@ def test_a_service_is_named_after_the_model_not_the_exporters_graph_name(tmp_pat
     folder = og.package(tmp_path / "churn-scorer.onnx", target="container", out=tmp_path / "file")
     assert set(json.loads((folder / "iotedge-module.json").read_text())["modules"]) == {"churn-scorer"}
     assert any("/v2/models/churn-scorer" in path for path in json.loads((folder / "swagger.json").read_text())["paths"])
+
+
+def test_the_readme_shows_names_that_look_like_its_placeholders_as_they_are(tmp_path: Path) -> None:
+    # the README's placeholders were replaced one after another, so an input named @PARITY@ (in the signature, filled
+    # in before it) became the parity sentence, and the example request sent a key no input has
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Relu", ["@PARITY@"], ["@EXAMPLE@"])], "placeholders",
+                              [helper.make_tensor_value_info("@PARITY@", TensorProto.FLOAT, [None, 1])],
+                              [helper.make_tensor_value_info("@EXAMPLE@", TensorProto.FLOAT, [None, 1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    folder = og.package(model, target="container", out=tmp_path / "pkg")
+    readme = (folder / "README.md").read_text()
+    request = json.loads((folder / "sample-request.json").read_text())
+    assert f"Model: `{og.Signature.from_model(model)}`" in readme
+    assert json.dumps(request) in readme, "the README's example request is not the package's"
+    assert readme.count("Prediction parity with the original model was") == 1
