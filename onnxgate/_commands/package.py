@@ -361,11 +361,18 @@ def _note_kept_input_names(manifest: dict[str, Any]) -> None:
 
 
 def _note_renamed_columns(manifest: dict[str, Any]) -> None:
-    """Say on stderr which of the data's columns became other table column names (as convert does)."""
+    """Say on stderr which of the data's columns became other table column names (as convert does), and which of the
+    model's outputs other WITH column names."""
     sql = manifest.get("sql")
     inputs = sql.get("inputs") if isinstance(sql, dict) else None
     renamed = [f"{s['data_column']!r} -> {s['name']!r}" for s in inputs or []
                if isinstance(s, dict) and s.get("data_column") not in (None, s.get("name"))]
     if renamed:
         print(f"note: columns renamed to SQL identifiers (the data may use either name): {', '.join(renamed)}",
+              file=sys.stderr)
+    outputs = sql.get("outputs") if isinstance(sql, dict) else None
+    renamed = [f"{s['model_output']!r} -> {s['name']!r}" for s in outputs or []
+               if isinstance(s, dict) and s.get("model_output") not in (None, s.get("name"))]
+    if renamed:
+        print(f"note: outputs renamed to SQL identifiers (PREDICT's WITH clause names them so): {', '.join(renamed)}",
               file=sys.stderr)

@@ -864,14 +864,16 @@ its text label (under the output's name). onnxgate's validation compared these l
 """
 
 
+def _readme_code(name: str) -> str:
+    """``name`` as a README table cell's code: a name may hold backticks, pipes or line breaks."""
+    return "`` " + name.replace("\n", " ").replace("\r", " ").replace("|", "\\|") + " ``"
+
+
 def _renamed_columns(signature: Any) -> str:
     """README lines pairing the data's own column names with the table columns, when any changed."""
     pairs = [(c, i) for c, i in signature.columns.pairs if c != i]
     if not pairs:
         return ""
-
-    def code(name: str) -> str:  # a name may hold backticks, pipes or line breaks
-        return "`` " + name.replace("\n", " ").replace("\r", " ").replace("|", "\\|") + " ``"
 
     def why(column: str, table_column: str) -> str:
         # 'age' beside 'Age', or 'label' beside the output 'label', is an identifier: the README said every renamed
@@ -886,12 +888,35 @@ def _renamed_columns(signature: Any) -> str:
             return "an output (a WITH column) has this name: SELECT d.*, p.* would return it twice"
         return "kept apart from another name"
 
-    rows = "\n".join(f"| {code(c)} | {code(i)} | {why(c, i)} |" for c, i in pairs)
+    rows = "\n".join(f"| {_readme_code(c)} | {_readme_code(i)} | {why(c, i)} |" for c, i in pairs)
     return (
         "\nSome columns the model was fitted on were renamed for SQL; load each into its table "
         "column (`onnxgate sql-dryrun` takes rows under either name):\n\n| your data's column | table column | "
         f"renamed as it is |\n|---|---|---|\n{rows}\n"
     )
+
+
+def renamed_outputs(proto: onnx.ModelProto) -> dict[str, str]:
+    """Each output ``--adapt`` renamed for SQL, one column for one of the model's outputs -> the model's own name
+    (``from_`` -> ``from``, ``o_ut`` -> ``o]ut``): PREDICT's WITH clause names it so. An output split into columns (a
+    classifier's probabilities, one per class) is not a rename."""
+    from onnxgate.adaptation import adaptation_of
+
+    outputs = (adaptation_of(proto) or {}).get("outputs") or {}
+    return {columns[0][0]: own for own, columns in outputs.items()
+            if len(columns) == 1 and columns[0][1] is None and columns[0][0] != own}
+
+
+def _renamed_outputs_readme(renamed: Mapping[str, str]) -> str:
+    """README lines pairing the model's own output names with the WITH columns they became, when any changed."""
+    if not renamed:
+        return ""
+
+    rows = "\n".join(f"| {_readme_code(own)} | {_readme_code(column)} | "
+                     f"{sql_name_problem(own) or 'kept apart from another name'} |"
+                     for column, own in renamed.items())
+    return ("\nSome of the model's outputs were renamed for SQL; PREDICT's WITH clause and its result name them "
+            f"so:\n\n| model output | WITH column | renamed as it is |\n|---|---|---|\n{rows}\n")
 
 
 #: What a SQL package's README says of the sparse initializers it wrote dense. SQL Edge 1.0's onnxruntime 1.5.3
@@ -1026,7 +1051,8 @@ def package_sql(
 
         files = render_scripts(model_bytes, signature, target, opts, hex_limit=hex_limit,
                                parity=parity_sentence(report))
-        files["README.md"] += repaired_readme(report)
+        renamed = renamed_outputs(proto)
+        files["README.md"] += _renamed_outputs_readme(renamed) + repaired_readme(report)
         if densified:
             files["README.md"] += f"\n{DENSIFIED_NOTE.format(names=', '.join(f'`{n}`' for n in densified))}\n"
         sql_info = {
@@ -1047,6 +1073,8 @@ def package_sql(
                 ],
                 "outputs": [
                     {"name": s.name, "elem_type": s.elem_type, "sql_type": target.sql_type(s.elem_type)}
+                    # the model's own output it was made from, when --adapt renamed it for SQL
+                    | ({"model_output": renamed[s.name]} if s.name in renamed else {})
                     for s in signature.outputs
                 ],
                 # the query the dry run mirrors, as written: an edited one is not what it checks

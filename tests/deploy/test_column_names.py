@@ -429,3 +429,28 @@ def test_a_category_column_renamed_for_sql_keeps_its_categories(
     assert refused in capsys.readouterr().err
     with pytest.raises(og.InvalidDataError, match=re.escape(refused)):
         dry_run("sql", codes, reference=model)
+
+
+def test_outputs_renamed_for_sql_are_said_and_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    # --adapt renamed the outputs 'from' and 'o]ut' to 'from_' and 'o_ut' (PREDICT's WITH clause) without a word:
+    # the CLI noted renamed input columns only, and neither the manifest nor the README named the model's own outputs
+    import onnx
+    from onnx import TensorProto, helper
+
+    monkeypatch.chdir(tmp_path)
+    nodes = [helper.make_node("Relu", ["x"], ["from"]), helper.make_node("Neg", ["x"], ["o]ut"]),
+             helper.make_node("Abs", ["x"], ["kept"])]
+    graph = helper.make_graph(nodes, "renamed", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 1])],
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, [None, 1])
+                               for n in ("from", "o]ut", "kept")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=7), "m.onnx")
+    assert main(["package", "m.onnx", "--target", "sql-edge-2.0", "--adapt", "-o", "sql"]) == 0
+    err = capsys.readouterr().err
+    assert "note: outputs renamed to SQL identifiers (PREDICT's WITH clause names them so): 'from' -> 'from_', " \
+           "'o]ut' -> 'o_ut'" in err, err
+    outputs = json.loads(Path("sql/manifest.json").read_text(encoding="utf-8"))["sql"]["outputs"]
+    assert [(s["name"], s.get("model_output")) for s in outputs] == [("from_", "from"), ("o_ut", "o]ut"),
+                                                                     ("kept", None)]
+    readme = Path("sql/README.md").read_text(encoding="utf-8")
+    assert "| `` from `` | `` from_ `` |" in readme and "| `` o]ut `` | `` o_ut `` |" in readme, readme
