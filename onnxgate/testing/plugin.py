@@ -1,4 +1,5 @@
-"""The onnxgate pytest plugin, registered through the ``pytest11`` entry point.
+"""The onnxgate pytest plugin, loaded through the ``pytest11`` entry point (:mod:`onnxgate.testing._entry_point`),
+or by this module's name where onnxgate is not installed (``-p onnxgate.testing.plugin``).
 
 * ``@pytest.mark.onnxgate(target="sql-edge-2.0", search=500, ...)``: defaults for the fixture below.
 * ``onnxgate_validate``: a fixture returning ``validate(model, **options) -> Report`` that fails the

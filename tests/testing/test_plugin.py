@@ -495,3 +495,45 @@ def test_assert_parity_refusing_a_file_or_rows_shows_the_users_line_and_the_mess
     text = result.stdout.str()
     assert "onnxgate/validators" not in text and "onnxgate/_data.py" not in text, text
     assert "onnxgate/testing" not in text and "load_model_and_data_files" not in text, text
+
+
+def _entry_point_as_declared(pytester: pytest.Pytester) -> None:
+    """Make the inner run load pyproject.toml's ``pytest11`` entry point, not the one of the installed metadata.
+
+    The inner run's folder is the first entry of its ``sys.path`` (``python -m pytest``), so a distribution found there
+    comes first and pytest skips the installed one of the same name: the test reads the entry point as written in
+    this checkout, even where the environment was installed from an older one.
+    """
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
+    declared = pyproject["project"]["entry-points"]["pytest11"]
+    info = pytester.mkdir("onnxgate_declared-0.dist-info")
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: onnxgate-declared\nVersion: 0\n", encoding="utf-8")
+    lines = "".join(f"{name} = {target}\n" for name, target in declared.items())
+    (info / "entry_points.txt").write_text(f"[pytest11]\n{lines}", encoding="utf-8")
+
+
+@pytest.mark.parametrize("how", ["conftest", "option"])
+def test_a_suite_that_names_the_plugin_runs_where_onnxgate_is_installed(pytester: pytest.Pytester, how: str) -> None:
+    """A suite written where onnxgate was only on PYTHONPATH names the plugin itself; installed, onnxgate loads it too
+    through its entry point. The run stopped before any test, ``ValueError: Plugin already registered under a
+    different name`` (helper-411)."""
+    _entry_point_as_declared(pytester)
+    pytester.makepyfile("def test_fixture(onnxgate_validate):\n    assert callable(onnxgate_validate)\n")
+    named = ["-p", "onnxgate.testing.plugin"] if how == "option" else []
+    if how == "conftest":
+        pytester.makeconftest('pytest_plugins = ["onnxgate.testing.plugin"]\n')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *named)
+    assert "already registered" not in result.stderr.str() + result.stdout.str()
+    result.assert_outcomes(passed=1)
+
+
+def test_the_entry_point_loads_the_plugin_and_can_be_turned_off(pytester: pytest.Pytester) -> None:
+    _entry_point_as_declared(pytester)
+    pytester.makepyfile("def test_fixture(onnxgate_validate):\n    assert callable(onnxgate_validate)\n")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert "--onnxgate-seed" in pytester.runpytest_subprocess("-p", "no:cacheprovider", "--help").stdout.str()
+    off = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:onnxgate")
+    off.assert_outcomes(errors=1)
+    off.stdout.fnmatch_lines(["*fixture 'onnxgate_validate' not found*"])
