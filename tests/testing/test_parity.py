@@ -363,3 +363,28 @@ def test_a_boosting_model_reading_a_column_the_file_lacks_fails_parity() -> None
     conv = og.convert(xgboost.XGBClassifier(n_estimators=3, max_depth=2).fit(frame[["a", "b"]], y), frame[["a", "b"]])
     with pytest.raises(og.ParityError, match=r"no input for the column\(s\) \['c'\], which the reference reads"):
         assert_parity(model, conv, frame)
+
+
+def test_the_first_call_imports_nothing_the_comparison_needs() -> None:
+    """What a comparison imports is imported with ``assert_parity``, at a test module's collection, not by its first
+    call: inside ``@given`` that call is the first example, which Hypothesis times. The imports took it past the
+    default 200 ms deadline (0.25-1.4 s measured; 35-70 ms for the later ones), and a correct model failed with
+    "Unreliable test timings" (helper-411). The reference's own converter module is the framework's, and stays out."""
+    import json
+    import subprocess
+    import sys
+
+    probe = """
+import json, sys
+import onnxgate as og
+model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
+conv = og.convert(model, X)
+from onnxgate.testing import assert_parity
+before = set(sys.modules)
+assert_parity(model, conv, X[:3])
+print(json.dumps(sorted(m for m in set(sys.modules) - before
+                        if m.split(".")[0] == "onnxruntime"
+                        or (m.startswith("onnxgate.") and not m.startswith("onnxgate.converters.")))))
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
