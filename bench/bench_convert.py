@@ -8,7 +8,7 @@ with ``--boosting``).
 Goal: at most 1.1x. For the boosting libraries a second row compares with the direct call followed by
 ``onnx.checker.check_model``, which ``og.convert`` always runs on the model it returns (no goal: it
 shows how much of the overhead is that check), and a third with the direct call followed by the check ``og.convert``
-itself runs (``onnxgate._onnx.check_model``: cheaper than ``onnx.checker`` on tree models, and never skipped), the
+itself runs (``onnxgate._onnx.check_model``: cheaper than ``onnx.checker`` on large tree models, and never skipped), the
 floor of any conversion, whose ratio to the direct call the note gives (no goal: where that floor is above 1.1x, the
 goal cannot be met). ``--quick`` converts two scikit-learn entries only; ``--boosting`` the
 XGBoost/LightGBM/CatBoost entries only (``python -m bench.bench_convert --boosting --quick``); ``--pytorch`` the
@@ -249,8 +249,9 @@ def _checked(direct: Callable[[], Any]) -> Callable[[], Any]:
 
 def _gate_checked(direct: Callable[[], Any]) -> Callable[[], Any]:
     """The floor of ``og.convert``: the direct call followed by the check onnxgate runs on every model it returns
-    (``onnxgate._onnx.check_model`` with the 2 GiB size limit: the ONNX checker on the model less its tree lists,
-    and the trees' attributes against their schema), which no conversion may skip."""
+    (``onnxgate._onnx.check_model`` with the 2 GiB size limit: the ONNX checker on the whole model when its trees
+    hold at most 1,000 nodes, else on the model less its tree lists, with the trees' attributes checked against
+    their schema), which no conversion may skip."""
     from onnxgate import _onnx
 
     return lambda: _onnx.check_model(direct(), size_limit=_onnx.MODEL_BYTES_LIMIT)

@@ -172,3 +172,30 @@ def test_a_tree_model_holding_fields_this_onnx_does_not_know_is_measured_whole(w
         check_model(proto, size_limit=size - 1)
     assert err.value.size == size
     check_model(proto, size_limit=size)
+
+
+@pytest.mark.parametrize("trees", [5, 10_000], ids=["small-checked-whole", "large-checked-as-skeleton"])
+def test_a_tree_attribute_given_twice_is_refused_as_the_full_checker_refuses_it(trees: int) -> None:
+    """A tree node listing ``nodes_values`` twice (which of the two does a runtime read?) passed the skeleton's check,
+    whose attribute check kept the last one seen; the full checker refuses it. Refused now at both sizes: a small
+    model is checked whole, a large one as its skeleton."""
+    proto = _forest() if trees == 5 else _regressor_with_negative_ids(trees)
+    _tree(proto).attribute.append(helper.make_attribute("nodes_values", [0.5]))
+    with pytest.raises(onnx.checker.ValidationError):
+        onnx.checker.check_model(proto)
+    with pytest.raises(onnx.checker.ValidationError, match=r"attribute 'nodes_values' appears more than once"):
+        check_model(proto)
+
+
+def test_small_and_large_tree_models_are_checked_whole_and_as_their_skeleton(monkeypatch) -> None:
+    """A tree model of few nodes is serialized and checked whole, cheaper than building its skeleton (the forest:
+    no skeleton is made); a large one is checked as its skeleton, without serializing its lists."""
+    from onnxgate import _onnx
+
+    skeletons: list[Any] = []
+    monkeypatch.setattr(_onnx, "tree_skeleton", lambda proto: skeletons.append(proto) or tree_skeleton(proto))
+    check_model(_forest(), size_limit=_onnx.MODEL_BYTES_LIMIT)
+    assert skeletons == []
+    large = _regressor_with_negative_ids(_onnx._CHECKED_WHOLE_NODES + 1)
+    check_model(large, size_limit=_onnx.MODEL_BYTES_LIMIT)
+    assert skeletons == [large]
