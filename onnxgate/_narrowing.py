@@ -5,15 +5,19 @@ value to float32 and compute on it there (a ``Cast(to=FLOAT)`` before a Softmax,
 then carries float32's rounding (about 6e-8 on a LogisticRegression's probabilities), below float64's default
 tolerances (atol 1e-7, rtol 1e-6), so parity alone passes it.
 
-The rule, on the main graph (If/Loop/Scan bodies are not looked into):
+The rule, on the main graph and every If/Loop/Scan body in it (a body reads the values of the graphs around it by
+name; a Cast to float32 inside an If branch rounds the rows as one in the main graph does):
 
-* a *narrowing* is a node with an input typed double and an output typed float32, float16 or bfloat16 (by the
-  file's types and ONNX's shape inference): a ``Cast`` or ``CastLike`` to a narrower float, or an operator that
-  computes in float whatever it reads (ai.onnx.ml's tree ensembles, SVMs and linear models, whose scores the
-  spec types float only);
+* a *narrowing* is a node, of the main graph or of a body, with an input typed double and an output typed
+  float32, float16 or bfloat16 (by the file's types and ONNX's shape inference): a ``Cast`` or ``CastLike`` to a
+  narrower float, or an operator that computes in float whatever it reads (ai.onnx.ml's tree ensembles, SVMs and
+  linear models, whose scores the spec types float only);
 * it counts when its double input is computed from a float64 graph input (a double constant narrowed is no
   rounding of the rows) and one of its outputs leads to a float64 graph output. A float32 output (a ZipMap's
-  probabilities) or an integer one (a label) says its own type.
+  probabilities) or an integer one (a label) says its own type. Values flow into a body through the names it reads
+  of the graphs around it and through its inputs (a Loop's or Scan's, from the node's inputs they stand for, and a
+  Loop's from the body's outputs of the iteration before), and out of it through its outputs, to the node's outputs
+  they stand for.
 
 :func:`onnxgate.convert` records the narrowings of the file it writes (:data:`FLOAT32_NODES_KEY`, a JSON list of
 node ids, written when the file has a float64 input and output, an empty list included): a tree ensemble
@@ -24,7 +28,7 @@ put there after conversion (:func:`undeclared_narrowings`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,10 +74,19 @@ def _double_in_and_out(graph: Any) -> bool:
     return double(graph.input) and double(graph.output)
 
 
+def _nodes(graph: Any) -> Iterator[Any]:
+    """The nodes of ``graph`` and of every body in it."""
+    from onnxgate._onnx import all_graphs
+
+    for sub in all_graphs(graph):
+        yield from sub.node
+
+
 def _candidates(graph: Any) -> list[Any]:
-    """Nodes that may narrow: a Cast to a narrower float, a CastLike, an operator of another domain."""
+    """Nodes that may narrow, in ``graph`` and its bodies: a Cast to a narrower float, a CastLike, an operator of
+    another domain."""
     found = []
-    for node in graph.node:
+    for node in _nodes(graph):
         if node.op_type == "Cast" and node.domain in ("", "ai.onnx"):
             if any(a.name == "to" and a.i in _NARROW for a in node.attribute):
                 found.append(node)
@@ -83,9 +96,10 @@ def _candidates(graph: Any) -> list[Any]:
 
 
 def narrowings(proto: Any) -> list[Narrowing]:
-    """The narrowings of ``proto``'s main graph between its float64 inputs and outputs (the module's rule); empty
-    when it has no float64 input or output. Types are read from the file, then from ONNX's shape inference, which
-    runs only when the graph holds a Cast to a narrower float or an operator outside the default domain."""
+    """The narrowings of ``proto``'s main graph and its bodies between its float64 inputs and outputs (the module's
+    rule); empty when it has no float64 input or output. Types are read from the file, then from ONNX's shape
+    inference, which runs only when the graph holds a Cast to a narrower float or an operator outside the default
+    domain."""
     graph = proto.graph
     if not _double_in_and_out(graph):
         return []
@@ -94,19 +108,22 @@ def narrowings(proto: Any) -> list[Narrowing]:
         return []
     from onnxgate._onnx import value_types
 
-    types = value_types(proto)
+    types = value_types(proto, subgraphs=True)
     inits = {i.name for i in graph.initializer}
     rows = {i.name for i in graph.input if i.type.tensor_type.elem_type == _DOUBLE and i.name not in inits}
     readers: dict[str, list[Any]] = {}
-    makers: dict[str, Any] = {}
-    for node in graph.node:
+    for node in _nodes(graph):
         for name in node.input:
             readers.setdefault(name, []).append(node)
-        makers.update((o, node) for o in node.output if o)
+    after = _flow(graph)
+    before: dict[str, set[str]] = {}
+    for source, targets in after.items():
+        for target in targets:
+            before.setdefault(target, set()).add(source)
     # walked, not read in node order: a file edited by hand need not list its nodes in topological order
-    from_rows = _reached(rows, lambda name: [o for n in readers.get(name, ()) for o in n.output if o])
+    from_rows = _reached(rows, lambda name: after.get(name, ()))
     answers = {o.name for o in graph.output if o.type.tensor_type.elem_type == _DOUBLE}
-    to_answer = _reached(answers, lambda name: [i for i in makers[name].input if i] if name in makers else [])
+    to_answer = _reached(answers, lambda name: before.get(name, ()))
     found = []
     for node in candidates:
         doubles = [i for i in node.input if i and types.get(i) == _DOUBLE and i in from_rows]
@@ -119,6 +136,36 @@ def narrowings(proto: Any) -> list[Narrowing]:
             computes = [_label(node)]
         found.append(Narrowing(node_id(node), _label(node), doubles[0], _NARROW[types[narrow[0]]], tuple(computes)))
     return found
+
+
+def _flow(graph: Any) -> dict[str, set[str]]:
+    """Each value of ``graph`` and its bodies with the values computed from it: a node's outputs from each of its
+    inputs (a body reads an outer value by name, as any node does); an If's, Loop's or Scan's inputs to the body
+    inputs they stand for, and the body's outputs to the node's outputs they stand for (both counted from the last:
+    a Loop's body has a condition output its node does not, a Scan-8 node a sequence_lens input its body does not);
+    a Loop's carried values from the body's outputs to its inputs of the next iteration."""
+    from onnxgate._onnx import node_subgraphs
+
+    flow: dict[str, set[str]] = {}
+
+    def link(sources: Iterable[str], targets: Iterable[str]) -> None:
+        kept = [t for t in targets if t]
+        for source in sources:
+            if source:
+                flow.setdefault(source, set()).update(kept)
+
+    for node in _nodes(graph):
+        link(node.input, node.output)
+        for _, body in node_subgraphs(node):
+            for outer, inner in zip(reversed(node.input), reversed(body.input)):
+                link([outer], [inner.name])
+            for inner, outer in zip(reversed(body.output), reversed(node.output)):
+                link([inner.name], [outer])
+            if node.op_type == "Loop":
+                carried = len(node.input) - 2
+                for inner, again in zip(body.output[1:1 + carried], body.input[2:2 + carried]):
+                    link([inner.name], [again.name])
+    return flow
 
 
 def _reached(start: Iterable[str], step: Any) -> set[str]:

@@ -605,16 +605,20 @@ def onnx_type_name(data_type: int) -> str:
     return f"tensor({onnx.helper.tensor_dtype_to_string(data_type).removeprefix('TensorProto.').lower()})"
 
 
-def value_types(proto: onnx.ModelProto) -> dict[str, int]:
-    """The element type of each value of the main graph that the file or ONNX's shape inference types."""
+def value_types(proto: onnx.ModelProto, *, subgraphs: bool = False) -> dict[str, int]:
+    """The element type of each value of the main graph that the file or ONNX's shape inference types; with
+    ``subgraphs``, also of the values of its If/Loop/Scan bodies (ONNX's inference types those too)."""
     import onnx
 
     try:
         typed = onnx.shape_inference.infer_shapes(proto).graph
     except Exception:
         typed = proto.graph
-    found = {i.name: i.data_type for i in typed.initializer}
-    found.update((v.name, v.type.tensor_type.elem_type) for v in (*typed.input, *typed.output, *typed.value_info))
+    found: dict[str, int] = {}
+    # the main graph's last: a body's value named as an outer one (no file onnx's checker passes) is not read for it
+    for graph in [*list(all_graphs(typed))[1:], typed] if subgraphs else [typed]:
+        found.update((i.name, i.data_type) for i in graph.initializer)
+        found.update((v.name, v.type.tensor_type.elem_type) for v in (*graph.input, *graph.output, *graph.value_info))
     return found
 
 
