@@ -328,7 +328,7 @@ def _plain_categories(batch: pa.RecordBatch, specs: list[TensorSpec | None]
             continue  # no categories recorded: as_feeds takes the codes only, and says so
         try:
             codes = category_codes(column.to_pylist(), recorded, spec.unseen_missing, plain=True,
-                                   missing_refused=spec.missing_refused)
+                                   missing_refused=spec.missing_refused, missing_learnt=spec.missing_learnt)
         except ValueError as err:
             raise InvalidDataError(f"column {name!r} (feeding input {spec.name!r}, which reads the codes of its "
                                    f"categories) {err}", column=name) from None

@@ -17,7 +17,7 @@ import numpy as np
 
 
 def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bool,
-                   missing_refused: bool = False) -> Any:
+                   missing_refused: bool = False, missing_learnt: bool = False) -> Any:
     """The codes (int64, -1 for a missing value) of ``values`` (a flat sequence of Python objects) among
     ``categories``, the model's categories in code order.
 
@@ -35,8 +35,10 @@ def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bo
     Any other value that is none of the categories is missing where ``unseen_missing`` (LightGBM reads it so),
     else refused (XGBoost refuses it). ``missing_refused`` (a OneHotEncoder with ``handle_unknown='error'``
     fitted without missing values, :attr:`onnxgate.signature.TensorSpec.missing_refused`): a missing value, and a
-    plain -1 read as one, is refused, as onnxruntime would fail on its code. Raises ValueError whose message says
-    what to send, to be prefixed with the column's name.
+    plain -1 read as one, is refused, as onnxruntime would fail on its code. ``missing_learnt`` (the code -1 is the
+    missing category an encoder learnt, :attr:`onnxgate.signature.TensorSpec.missing_learnt`): a value none of the
+    categories is refused saying that no code stands for it, though the model scores it. Raises ValueError whose
+    message says what to send, to be prefixed with the column's name.
     """
     cats = list(categories)
     count = len(cats)
@@ -98,6 +100,17 @@ def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bo
             f"mixes codes {read_as['code'][:5]} and category values {read_as['category'][:5]} of the model's "
             f"categories {shown}: send every value the same way, each category by value (null for a missing "
             f"one) or each by its code (0..{count - 1}, -1 for a missing one)")
+    if unseen and not unseen_missing and missing_learnt:
+        # scikit-learn scores it (a TargetEncoder's target mean): the file could too, were there a code for it
+        raise ValueError(
+            f"holds {len(unseen)} value(s) that are none of the model's categories {shown} (e.g. "
+            f"{list(dict.fromkeys(unseen))[:5]}). The model scores a category it was not fitted on, but this input "
+            "takes codes, and its code -1 is the missing category the encoder learnt from missing values in the "
+            "training data, so no code stands for an unknown category (sent as -1 it would be scored as a missing "
+            f"value): send a category{', its code (0..' + str(count - 1) + ')' if plain and not numbers else ''}, "
+            "null for a missing value, or drop those rows. To score unknown categories, use a target that takes "
+            "text (synapse, container), or refit with the missing values filled with a category of their own "
+            "(e.g. 'missing'), so that -1 reads as an unknown category")
     if unseen and not unseen_missing:
         raise ValueError(
             f"holds {len(unseen)} value(s) that are none of the model's categories {shown} (e.g. "

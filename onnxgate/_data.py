@@ -1415,7 +1415,8 @@ def _as_codes(values: Any, spec: TensorSpec, what: str, position: int = 0) -> An
         cells = np.asarray(values, dtype=object)  # a dict's [N,1] array too: its rows are lists, not values
         items = [None if _missing(v) else v for v in cells.ravel().tolist()]  # pandas' NA too
         codes = category_codes(items, recorded, spec.unseen_missing, plain=plain,
-                               missing_refused=spec.missing_refused).reshape(cells.shape)
+                               missing_refused=spec.missing_refused,
+                               missing_learnt=spec.missing_learnt).reshape(cells.shape)
     except ValueError as err:
         raise InvalidDataError(f"{what} {err}", input=spec.name) from None
     if spec.numpy_dtype.kind == "f":

@@ -138,6 +138,12 @@ class TensorSpec:
         onnxruntime fail on it, as scikit-learn raises on the NaN. Read from the graph
         (:func:`onnxgate.adaptation.categories.missing_refused_inputs`); a missing value fed to it is refused
         before scoring, naming the column.
+    missing_learnt : bool
+        True for an input of codes whose code -1 reads as the missing category an encoder learnt (a scikit-learn
+        ``TargetEncoder``, ``OrdinalEncoder`` or ``OneHotEncoder(handle_unknown='ignore')`` fitted on missing
+        values, taking codes for SQL Edge): scikit-learn scores a category the encoder was not fitted on, but no code
+        stands for one there, so such a value is refused saying so. Read from the graph
+        (:func:`onnxgate.adaptation.categories.missing_learnt_inputs`).
     category : bool
         True for an int64 input that reads its values as categories by their decimal text (a CatBoost
         categorical column, :data:`CATEGORY_INPUTS_METADATA_KEY`): text fed to it is read only in an
@@ -169,6 +175,7 @@ class TensorSpec:
     codes: tuple[tuple[int, tuple[Any, ...] | None], ...] | None = None
     unseen_missing: bool = False
     missing_refused: bool = False
+    missing_learnt: bool = False
     category: bool = False
     fitted_columns: tuple[str, ...] | None = None
     categories: tuple[Any, ...] | None = None
@@ -224,6 +231,7 @@ class TensorSpec:
                if self.codes is not None else {}),
             **({"unseen_missing": True} if self.unseen_missing else {}),
             **({"missing_refused": True} if self.missing_refused else {}),
+            **({"missing_learnt": True} if self.missing_learnt else {}),
             **({"category": True} if self.category else {}),
             **({"fitted_columns": list(self.fitted_columns)} if self.fitted_columns is not None else {}),
             **({"categories": list(self.categories)} if self.categories is not None else {}),
@@ -244,6 +252,7 @@ class TensorSpec:
             codes=_codes(data.get("codes")),
             unseen_missing=data.get("unseen_missing") is True,
             missing_refused=data.get("missing_refused") is True,
+            missing_learnt=data.get("missing_learnt") is True,
             category=data.get("category") is True,
             fitted_columns=_names(data.get("fitted_columns")),
             categories=_integers(data.get("categories")),
@@ -349,11 +358,12 @@ class Signature:
         if codes:
             inputs = tuple(dataclasses.replace(s, codes=codes[s.name]) if s.name in codes else s for s in inputs)
         if any(s.codes for s in inputs):
-            from onnxgate.adaptation.categories import missing_refused_inputs
+            from onnxgate.adaptation.categories import missing_learnt_inputs, missing_refused_inputs
 
             refused = set(missing_refused_inputs(proto))
-            inputs = tuple(dataclasses.replace(s, missing_refused=True) if s.name in refused and s.codes else s
-                           for s in inputs)
+            learnt = set(missing_learnt_inputs(proto))
+            inputs = tuple(dataclasses.replace(s, missing_refused=s.name in refused, missing_learnt=s.name in learnt)
+                           if s.codes else s for s in inputs)
         unseen = _metadata_by_input(props, UNSEEN_MISSING_METADATA_KEY)
         if unseen:
             inputs = tuple(dataclasses.replace(s, unseen_missing=True) if unseen.get(s.name) is True and s.codes

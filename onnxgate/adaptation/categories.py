@@ -32,6 +32,7 @@ import math
 from typing import Any
 
 __all__ = [
+    "missing_learnt_inputs",
     "missing_refused_inputs",
     "one_hot_category_inputs",
     "refuse_codes_unknown_not_missing",
@@ -238,35 +239,67 @@ def unknown_refused_by_one_hot(proto: Any) -> list[str]:
     return _one_hot_refusing(proto, missing=False)
 
 
+def missing_learnt_inputs(proto: Any) -> list[str]:
+    """The integer inputs of codes read (as :func:`missing_refused_inputs` follows them) by an ``ai.onnx.ml``
+    LabelEncoder or OneHotEncoder keyed by integers holding the key -1, the missing category an encoder learnt
+    (:func:`text_categories_as_codes`: a TargetEncoder, an OrdinalEncoder or a OneHotEncoder fitted on missing
+    values), none of them a OneHotEncoder that makes an unknown one an error: scikit-learn scores a category such an
+    encoder was not fitted on (the target mean, the unknown value, zeros), but no code stands for one there, -1
+    being the missing category's, so it is refused for that reason."""
+    reached = _code_readers(proto)
+    return [name for name, nodes in reached.items()
+            if any(-1 in _int_keys(n) for n in nodes) and not any(_raises_on_unknown(n) for n in nodes)]
+
+
 def _one_hot_refusing(proto: Any, missing: bool) -> list[str]:
+    return [name for name, nodes in _code_readers(proto).items()
+            if any(_raises_on_unknown(n) and (not missing or -1 not in _int_keys(n)) for n in nodes)]
+
+
+def _int_keys(node: Any) -> list[int]:
+    """The integer keys of an ``ai.onnx.ml`` LabelEncoder or OneHotEncoder (none for any other node)."""
     from onnx import helper
 
+    if node.op_type not in ("LabelEncoder", "OneHotEncoder") or node.domain != "ai.onnx.ml":
+        return []
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    return list(attrs.get("keys_int64s" if node.op_type == "LabelEncoder" else "cats_int64s", []))
+
+
+def _raises_on_unknown(node: Any) -> bool:
+    """An ``ai.onnx.ml`` OneHotEncoder keyed by integers that makes an unknown one an error (``zeros=0``)."""
+    from onnx import helper
+
+    if node.op_type != "OneHotEncoder" or node.domain != "ai.onnx.ml":
+        return False
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    return "cats_int64s" in attrs and int(attrs.get("zeros", 1)) == 0
+
+
+def _code_readers(proto: Any) -> dict[str, list[Any]]:
+    """Each int32 or int64 graph input with the nodes that read its codes: its readers, and theirs through the
+    operators that pass the codes on (:data:`_CODES_PASSED_ON`)."""
     graph = proto.graph
     weights = {init.name for init in graph.initializer}
     readers: dict[str, list[Any]] = {}
     for node in graph.node:
         for name in node.input:
             readers.setdefault(name, []).append(node)
-    found = []
+    found: dict[str, list[Any]] = {}
     for vi in graph.input:
         if vi.name in weights or not vi.type.HasField("tensor_type") \
                 or vi.type.tensor_type.elem_type not in (6, 7):  # INT32, INT64
             continue
-        seen, todo, refuses = set(), [vi.name], False
-        while todo and not refuses:
+        seen, todo, reached = set(), [vi.name], []
+        while todo:
             value = todo.pop()
             for node in readers.get(value, ()):
                 if node.op_type in _CODES_PASSED_ON and node.domain in ("", "ai.onnx") and node.input[0] == value:
                     todo.extend(o for o in node.output if o not in seen)
                     seen.update(node.output)
-                elif node.op_type == "OneHotEncoder" and node.domain == "ai.onnx.ml":
-                    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-                    refuses = ("cats_int64s" in attrs and int(attrs.get("zeros", 1)) == 0
-                               and (not missing or -1 not in list(attrs["cats_int64s"])))
-                    if refuses:
-                        break
-        if refuses:
-            found.append(vi.name)
+                else:
+                    reached.append(node)
+        found[vi.name] = reached
     return found
 
 

@@ -341,7 +341,8 @@ def _codes_of_values(values: Any, record: Mapping[str, Any], spec: Any) -> np.nd
     gaps = set(record.get("missing_texts") or ())
     flat = [None if isinstance(v, str) and v in gaps else v for v in np.asarray(values, dtype=object).reshape(-1)]
     codes = category_codes(flat, record["categories"], bool(record.get("unseen_missing")), plain=False,
-                           missing_refused=bool(getattr(spec, "missing_refused", False)))
+                           missing_refused=bool(getattr(spec, "missing_refused", False)),
+                           missing_learnt=bool(getattr(spec, "missing_learnt", False)))
     if spec.numpy_dtype.kind == "f":
         return np.where(codes < 0, np.nan, codes.astype(np.float64))
     return codes

@@ -513,6 +513,34 @@ def test_an_ordinal_encoder_with_values_of_its_own_for_sql_edge_reads_the_codes(
                 og.validate(conv, target=TARGET, reference=model, data=_with_unseen_and_missing(frame, missing=False))
 
 
+
+@pytest.mark.parametrize("encoder", ["TargetEncoder", "OrdinalEncoder", "OneHotEncoder(handle_unknown='ignore')"])
+def test_an_unseen_category_where_minus_one_is_the_learnt_missing_one_is_refused_saying_so(encoder: str) -> None:
+    """Fitted on a colour column with gaps, the encoder learnt a missing category, whose code -1 is for SQL Edge:
+    an unseen colour, which scikit-learn scores (the target mean, the unknown value, zeros), has no code. Its
+    refusal blamed handle_unknown='error' ("the model refuses a category it was not fitted on"), which none of
+    these has; it says the code -1 is taken, and how to score unseen colours."""
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, TargetEncoder
+
+    frame, y = _frame(missing=True)
+    fitted = {"TargetEncoder": TargetEncoder(random_state=0),
+              "OrdinalEncoder": OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                                               encoded_missing_value=-2),
+              "OneHotEncoder(handle_unknown='ignore')": OneHotEncoder(handle_unknown="ignore")}[encoder]
+    model = _encoded(frame, y, ("enc", fitted))
+    conv = og.convert(model, frame.head(20), target=TARGET)
+    colour = conv.signature.input("colour")
+    assert (colour.unseen_missing, colour.missing_learnt) == (False, True)
+    assert og.Signature.from_dict(conv.signature.to_dict()).input("colour").missing_learnt  # a package's record
+    with pytest.raises(og.InvalidDataError, match=r"'colour'.*none of the model's categories.*'violet'") as said:
+        og.validate(conv, target=TARGET, reference=model, data=_with_unseen_and_missing(frame, missing=False))
+    message = str(said.value)
+    assert "code -1 is the missing category the encoder learnt from missing values" in message
+    assert "handle_unknown='error'" not in message and "refuses a category it was not fitted on" not in message
+    assert "null for a missing value" in message and "synapse" in message and "(e.g. 'missing')" in message
+    assert og.validate(conv, target=TARGET, reference=model, data=_with_unseen_and_missing(frame, unseen=False)).passed
+
+
 @pytest.mark.parametrize("second", ["OrdinalEncoder", "TargetEncoder"])
 def test_a_column_two_encoders_read_for_sql_edge_is_its_codes(second: str, tmp_path: Path) -> None:
     """The colour column one-hot encoded and ordinal (or target) encoded in one ColumnTransformer was refused for

@@ -767,7 +767,7 @@ def category_values(spec: dict[str, Any], value: Any) -> Any:
         else:
             try:
                 found = category_codes(column, categories, bool(spec.get("unseen_missing")), True,  # type: ignore[name-defined]  # noqa: F821
-                                       bool(spec.get("missing_refused"))).tolist()
+                                       bool(spec.get("missing_refused")), bool(spec.get("missing_learnt"))).tolist()
             except ValueError as err:
                 raise RequestError("unknown_category", f"{_input_text(spec['name'])}{where}: {err}") from None
         arr[:, position] = [None if floats and c < 0 else c for c in found]
