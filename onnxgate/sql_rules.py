@@ -6,7 +6,10 @@ per column and the generated T-SQL scripts (:mod:`onnxgate.deploy`) all read the
 
 from __future__ import annotations
 
+import math
 import unicodedata
+from collections.abc import Sequence
+from typing import Any
 
 from onnxgate.errors import InvalidDataError
 
@@ -15,6 +18,7 @@ __all__ = [
     "SQL_RESERVED",
     "TYPE_FIXES",
     "check_column_names",
+    "flatten_fix",
     "sql_identifier",
     "sql_name_problem",
     "unique_identifier",
@@ -104,6 +108,29 @@ def sql_name_problem(name: str) -> str | None:
     if name.lower() in SQL_RESERVED:
         return "a T-SQL reserved keyword"
     return None
+
+
+def flatten_fix(name: str, shape: Sequence[Any]) -> str:
+    """How to give a SQL target an input of more than two axes (``shape``, ``[N,5,3]``), which no table column
+    feeds: PREDICT feeds an input one value per row from each column (an ``[N,k]`` input from k columns, as
+    :func:`onnxgate.adapt` splits it), never a further axis.
+
+    Examples
+    --------
+    >>> flatten_fix("x", ("N", 5, 3))[:67]
+    "flatten input 'x' to [N,15] in the model before export (the model t"
+    """
+    rest = shape[1:]
+    axes = ",".join("?" if d is None else str(d) for d in rest)
+    container = f"; or deploy to the container target, which takes [N,{axes}] as it is"
+    if not all(isinstance(d, int) for d in rest):
+        return (f"give input {name!r} a fixed size on each axis after the first (pad or crop it) and flatten them "
+                "to one, [N,k], in the model before export; onnxgate.adapt(model, target) makes each of its k values "
+                f"a column{container}")
+    flat = f"[N,{math.prod(rest)}]"
+    return (f"flatten input {name!r} to {flat} in the model before export (the model takes {flat} and reshapes it "
+            f"to [N,{axes}] first: x.reshape(-1, {axes.replace(',', ', ')}) in a PyTorch forward()); "
+            f"onnxgate.adapt(model, target) makes each of its {math.prod(rest)} values a column{container}")
 
 
 def sql_identifier(text: str) -> str:

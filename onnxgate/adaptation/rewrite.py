@@ -30,7 +30,7 @@ from onnxgate.adaptation.graph import (
 from onnxgate.adaptation.mapping import ADAPT_METADATA_VERSION, set_metadata
 from onnxgate.columns import ColumnMap
 from onnxgate.errors import InvalidDataError, UnsupportedModelError
-from onnxgate.sql_rules import check_column_names, sql_identifier, unique_identifier
+from onnxgate.sql_rules import check_column_names, flatten_fix, sql_identifier, unique_identifier
 
 if TYPE_CHECKING:
     import onnx
@@ -207,6 +207,7 @@ class Rewrite:
                 raise UnsupportedModelError(
                     f"input {vi.name!r} has shape {list(shape) if shape is not None else '?'}; PREDICT feeds one "
                     "value per row per input, so an input must be [N], [N,1] or [N,k] with a fixed k"
+                    + (f": {flatten_fix(vi.name, shape)}" if shape is not None and len(shape) > 2 else "")
                 )
         total_split = sum(split_widths)
         plain_count = len(self.real_inputs) - len(split_widths)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from onnxgate import runtime
 from onnxgate._onnx import infer_shapes_strict, runnable, serialize
-from onnxgate.sql_rules import SQL_IDENTIFIER_MAX, SQL_RESERVED, TYPE_FIXES, sql_name_problem
+from onnxgate.sql_rules import SQL_IDENTIFIER_MAX, SQL_RESERVED, TYPE_FIXES, flatten_fix, sql_name_problem
 from onnxgate.validators.report import CheckResult
 from onnxgate.validators.structure import _verdict
 
@@ -198,6 +198,7 @@ def check_inputs_one_per_column(model: onnx.ModelProto, target: Target) -> Check
     offenders: list[dict[str, Any]] = []
     wrong_rows = False  # an input takes a fixed number of rows
     wrong_other = False  # an input has another problem (type, width, rank): adapt() fixes those
+    flattened: list[str] = []  # how to fix each input of more than two axes, which adapt() does not take
     misnamed = False  # an input's name is not a SQL column name
     clashed = False  # two inputs' names are one SQL column name
     seen: dict[str, str] = {}
@@ -211,6 +212,9 @@ def check_inputs_one_per_column(model: onnx.ModelProto, target: Target) -> Check
             problems.append(f"{spec.type_str} is not a tensor")
         elif spec.shape is None:
             problems.append("its shape is unknown; expected [N,1]")
+        elif len(spec.shape) > 2:
+            flattened.append(flatten_fix(spec.name, spec.shape))
+            problems.append(f"rank {spec.rank} {spec.shape_str()}; expected [N,1]")
         elif spec.rank != 2:
             problems.append(f"rank {spec.rank} {spec.shape_str()}; expected [N,1]")
         else:
@@ -236,11 +240,13 @@ def check_inputs_one_per_column(model: onnx.ModelProto, target: Target) -> Check
             misnamed = misnamed or bool(naming)
             clashed = clashed or clash
             wrong_rows = wrong_rows or fixed_rows
-            wrong_other = wrong_other or len(problems) > int(fixed_rows) + int(bool(naming)) + int(clash)
+            axes = spec.is_tensor and spec.shape is not None and len(spec.shape) > 2
+            wrong_other = wrong_other or len(problems) > int(fixed_rows) + int(bool(naming)) + int(clash) + int(axes)
     details = {"inputs": [s.describe() for s in inputs], "offenders": offenders}
     fixes = []
     if wrong_other:
         fixes.append("Convert with a DataFrame sample (one column per feature) or onnxgate.adapt(model, target).")
+    fixes.extend(f"{fix[0].upper()}{fix[1:]}." for fix in flattened)
     if misnamed:
         fixes.append(_NAME_FIX)
     if clashed:

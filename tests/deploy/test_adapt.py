@@ -593,3 +593,31 @@ def test_a_nullable_column_holding_missing_values_keeps_the_models_float_input_o
     assert {i.name: i.elem_type for i in sql.signature.inputs}["n"] == "float64"
     report = og.validate(sql, target="sql-edge-2.0", reference=model, data=frame)
     assert report.passed, report.summary()
+
+
+def _three_axes_sum(flattened: bool) -> Any:
+    """y = the sum of each row's [5,3] values; ``flattened``: the model takes them as [N,15] and reshapes them to
+    [N,5,3] first, as the refusal of the [N,5,3] input says to."""
+    from onnx import TensorProto, helper
+
+    shape = ["N", 15] if flattened else ["N", 5, 3]
+    nodes = [helper.make_node("Reshape", ["x", "to_three_axes"], ["rows"])] if flattened else []
+    nodes += [helper.make_node("ReduceSum", ["rows" if flattened else "x", "last"], ["per_five"], keepdims=0),
+              helper.make_node("ReduceSum", ["per_five", "second"], ["y"], keepdims=1)]
+    graph = helper.make_graph(
+        nodes, "three_axes", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])],
+        [helper.make_tensor("last", TensorProto.INT64, [1], [2]), helper.make_tensor("second", TensorProto.INT64,
+                                                                                      [1], [1]),
+         helper.make_tensor("to_three_axes", TensorProto.INT64, [3], [-1, 5, 3])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=7)
+
+
+def test_an_input_of_three_axes_is_refused_saying_how_to_flatten_it_and_the_flattened_one_adapts() -> None:
+    with pytest.raises(UnsupportedModelError, match=r"input 'x' has shape \['N', 5, 3\]; .*\[N,k\] with a fixed k: "
+                                                    r"flatten input 'x' to \[N,15\] in the model before export.*"
+                                                    r"container target, which takes \[N,5,3\]"):
+        adapt(_three_axes_sum(False), "sql-edge-2.0")
+    adapted = adapt(_three_axes_sum(True), "sql-edge-2.0")  # the fix said: 15 columns
+    assert len(Signature.from_model(adapted).inputs) == 15
+    assert og.validate(adapted, target="sql-edge-2.0").passed

@@ -729,3 +729,20 @@ def test_a_contrib_operator_outside_the_main_graph_is_named_where_it_is(build, w
     assert f"No opset removes ['com.microsoft']: the model's Gelu (in {where}) need(s) it" in check.message, \
         check.message
     assert "No node of the main graph" not in check.message
+
+
+@pytest.mark.parametrize(("shape", "shown", "fix"), [
+    (("N", 5, 3), "[N,5,3]", "Flatten input 'x' to [N,15] in the model before export (the model takes [N,15] and "
+                             "reshapes it to [N,5,3] first: x.reshape(-1, 5, 3) in a PyTorch forward())"),
+    (("N", None, 3), "[N,?,3]", "Give input 'x' a fixed size on each axis after the first (pad or crop it) and "
+                                "flatten them"),
+], ids=["fixed-axes", "variable-axis"])
+def test_an_input_of_three_axes_is_told_how_to_become_columns(shape, shown, fix):
+    """No table column feeds a third axis, and adapt() refuses one: the check said "Convert with a DataFrame sample
+    ... or onnxgate.adapt(model, target)", neither of which helps; it says to flatten the input in the model, or to
+    deploy to the container target."""
+    result = io_rules.check_inputs_one_per_column(identity_model(shape=shape), EDGE2)
+    assert not result
+    assert f"'x': rank 3 {shown}; expected [N,1]" in result.message
+    assert fix in result.message and "or deploy to the container target, which takes" in result.message
+    assert "Convert with a DataFrame sample" not in result.message
