@@ -1408,9 +1408,9 @@ def _dynamo_translations() -> dict[Any, Any]:
 def _cumsum_onnxscript(x: Any, dim: int, dtype: int = -1) -> Any:
     """:func:`_cumsum_symbolic` for the dynamo exporter. Its translation summed ``x.cumsum(1, dtype=torch.float16)``
     in float16 (3.9e-3 off torch's) and wrote a CumSum of int8 for ``dtype=torch.int8`` that onnxruntime refused to
-    load (the TorchScript exporter wrote the file instead). ``dtype`` is ONNX's type code, -1 when not given. Not
-    mended here: of a float16 ``x`` without ``dtype`` the exporter hands over ``x`` already cast to float32, and the
-    file answers float32 where torch answers float16 (its values torch's before the rounding to float16)."""
+    load (the TorchScript exporter wrote the file instead). ``dtype`` is ONNX's type code, -1 when not given. Of a
+    float16 ``x`` without ``dtype`` the exporter hands over ``x`` already cast to float32 and casts the sum back
+    itself, except where it is a graph output (:func:`_half_outputs_cast_back` mends that)."""
     import numpy as np
     from onnx import TensorProto, numpy_helper
     from onnxscript import opset18 as op
@@ -1433,6 +1433,33 @@ def _cumsum_onnxscript(x: Any, dim: int, dtype: int = -1) -> Any:
     axis = op.Constant(value=numpy_helper.from_array(np.array(dim, dtype=np.int64)))
     summed = op.CumSum(x, axis)  # type: ignore[type-var]
     return summed if wider is None else op.Cast(summed, to=want)
+
+
+def _half_outputs_cast_back(proto: onnx.ModelProto, leaves: Sequence[Any]) -> None:
+    """Cast back to float16 (bfloat16) each float32 output of a dynamo export that torch answers in float16
+    (bfloat16), in place. The dynamo exporter computes a half ``sum`` or ``cumsum`` in float32
+    and casts the result back (its type promotion pass, "op math"), but where that result is a graph output the
+    cast back is left out of the file (torch 2.13: the pass replaces the node's uses, not the program's output
+    name): ``x.cumsum(1)`` of a float16 ``x`` answered float32 at opset 18 where torch answers float16, and at 17
+    (the TorchScript exporter) float16. ``leaves``: torch's outputs on the sample, in the file's output order."""
+    from onnx import TensorProto
+
+    from onnxgate._graph import output_after
+
+    torch = torch_module()
+    halves = {torch.float16: TensorProto.FLOAT16, torch.bfloat16: TensorProto.BFLOAT16}
+    graph = proto.graph
+    if len(leaves) != len(graph.output):
+        return
+    for leaf, out in zip(leaves, graph.output):
+        half = halves.get(leaf.dtype)
+        if half is None or out.type.tensor_type.elem_type != TensorProto.FLOAT:
+            continue
+        inner = output_after(graph, out.name, "Cast", was="float32", node="as_torch_answers", to=half)
+        for info in graph.value_info:  # the float32 value the exporter typed under the output's name
+            if info.name == out.name:
+                info.name = inner
+        out.type.tensor_type.elem_type = half
 
 
 def _scalar_tensor_onnxscript(s: Any, dtype: int = 1, layout: str = "", device: str = "",
@@ -2530,6 +2557,8 @@ def _convert_quietly(
             use_dynamo = False
             warns.append(f"the dynamo exporter fixed axis {axis} of input {in_names[index]!r} ({name!r}) to the "
                          f"sample's length; it was written with the TorchScript exporter at opset {opset}")
+    if use_dynamo:
+        _half_outputs_cast_back(proto, leaves)
     stamped = _stamped_opset(proto)
     if stamped != opset:
         exporter = "dynamo" if use_dynamo else "TorchScript"
