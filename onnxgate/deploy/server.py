@@ -79,8 +79,10 @@ under :data:`INLINE_MAX_SECONDS` (all but the slowest of its last :data:`COST_WI
 :data:`OUTLIER_MAX_SECONDS`); anything larger, or any request to a slower model, or any request before the worker has
 timed one (the model's speed is not known yet), is scored in a thread pool so the health probes and other clients are
 answered meanwhile. A request's head must arrive within :data:`REQUEST_HEAD_SECONDS`
-of its first byte (or of the connection opening), and its body may not pause longer than
-:data:`REQUEST_BODY_IDLE_SECONDS`; past either it gets 408 and the connection is closed. A client that half-closes
+of its first byte (or of the connection opening); its body may not pause longer than
+:data:`REQUEST_BODY_IDLE_SECONDS`, and must arrive whole within :data:`REQUEST_BODY_SECONDS` of its head plus a
+second for each :data:`REQUEST_BODY_MIN_RATE` bytes received; past any of these it gets 408 and the connection is
+closed. A client that half-closes
 the connection once its requests are sent (``nc -N``, ``socat``) gets an answer to each request it sent whole, then
 the connection is closed. A 405 names the route's methods in ``Allow``.
 The v2 routes are ``/v2`` and the paths under ``/v2/``; their errors from the HTTP layer (malformed
@@ -112,6 +114,8 @@ __all__ = [
     "MAX_HEADERS",
     "MAX_HEADER_BYTES",
     "REQUEST_BODY_IDLE_SECONDS",
+    "REQUEST_BODY_MIN_RATE",
+    "REQUEST_BODY_SECONDS",
     "REQUEST_HEAD_SECONDS",
     "V2_DATATYPES",
     "WORKER_CRASH_LOOP_DEATHS",
@@ -167,6 +171,13 @@ MAX_HEADER_BYTES = 64 * 1024
 #: gets 408 and the connection is closed: half-sent requests held their connections open for good.
 REQUEST_HEAD_SECONDS = 30.0
 REQUEST_BODY_IDLE_SECONDS = 30.0
+#: Seconds a request body may take to arrive from the end of its head, plus one for each REQUEST_BODY_MIN_RATE bytes
+#: of it received: a body slower than that on average gets 408 and the connection is closed. Pausing under
+#: REQUEST_BODY_IDLE_SECONDS, a body sent a byte at a time held its connection for as long as its Content-Length
+#: lasted (16 MiB at a byte every 29 s). Apache's mod_reqtimeout default (``body=20,MinRate=500``) is the model;
+#: 500 bytes/s is 4 kbit/s, under any mobile link: a 1 MiB body may take 35 minutes.
+REQUEST_BODY_SECONDS = 30.0
+REQUEST_BODY_MIN_RATE = 500
 #: Seconds a connection that has sent no whole request yet is given, on SIGTERM, for its first request to arrive;
 #: that request is answered (``Connection: close``). uvicorn closed such connections at once, with the request
 #: often already sent and unread: the client got a reset instead of an answer.
@@ -1681,8 +1692,11 @@ def _build_protocol_class() -> Any:
         _header_count = 0
         _header_bytes = 0
         _refusal: tuple[int, str, str] | None = None
-        _deadline: Any = None  # the timer of REQUEST_HEAD_SECONDS or REQUEST_BODY_IDLE_SECONDS
+        _deadline: Any = None  # the timer of REQUEST_HEAD_SECONDS, REQUEST_BODY_IDLE_SECONDS or REQUEST_BODY_SECONDS
         _in_body = False
+        _body_started = 0.0  # the event loop's time at the end of the head of the request whose body is read
+        _body_bytes = 0  # of that body, the bytes parsed
+        _body_due_first = False  # _deadline is the body's whole deadline (due before its idle time ends)
         _draining = False  # shutdown() came: the request being read, or the next one, is the connection's last
         _in_request = False  # a request's first byte is parsed and its last is not
         _whole: Any = None  # the cycle of the last request parsed whole (eof_received)
@@ -1705,6 +1719,15 @@ def _build_protocol_class() -> Any:
                 self._deadline.cancel()
                 self._deadline = None
 
+        def _body_due(self) -> float:
+            return self._body_started + REQUEST_BODY_SECONDS + self._body_bytes / REQUEST_BODY_MIN_RATE
+
+        def _arm_body(self) -> None:
+            """Sets the timer to the body's idle time, or to its whole deadline when that comes first."""
+            left = self._body_due() - self.loop.time()
+            self._body_due_first = left < REQUEST_BODY_IDLE_SECONDS
+            self._arm(min(left, REQUEST_BODY_IDLE_SECONDS))
+
         def _timed_out(self) -> None:
             self._deadline = None
             if self.transport.is_closing():
@@ -1712,8 +1735,17 @@ def _build_protocol_class() -> Any:
             if self.cycle is not None and self.cycle.response_started:
                 self.transport.close()  # answered already (401, 415...); the rest of its body never came
                 return
-            message = (f"no byte of the request body arrived for {REQUEST_BODY_IDLE_SECONDS:g} s" if self._in_body
-                       else f"the request line and headers did not arrive within {REQUEST_HEAD_SECONDS:g} s")
+            if not self._in_body:
+                message = f"the request line and headers did not arrive within {REQUEST_HEAD_SECONDS:g} s"
+            elif not self._body_due_first:
+                message = f"no byte of the request body arrived for {REQUEST_BODY_IDLE_SECONDS:g} s"
+            elif self.loop.time() < self._body_due():
+                self._arm_body()  # the bytes parsed since the timer was set moved the deadline on
+                return
+            else:
+                message = (f"the request body arrived slower than {REQUEST_BODY_MIN_RATE} bytes a second "
+                           f"({REQUEST_BODY_SECONDS:g} s, then 1 s more for each {REQUEST_BODY_MIN_RATE} bytes); "
+                           "send it faster or in smaller requests")
             self._refusal = (408, "request_timeout", f"{message}; the connection is closed")
             self.send_400_response("")
 
@@ -1764,7 +1796,8 @@ def _build_protocol_class() -> Any:
         def on_headers_complete(self) -> None:
             self._in_head, self._head_bytes = False, 0
             self._in_body = True
-            self._arm(REQUEST_BODY_IDLE_SECONDS)
+            self._body_started, self._body_bytes = self.loop.time(), 0
+            self._arm_body()
             super().on_headers_complete()
             if self._draining:
                 self.cycle.keep_alive = False  # the server is stopping: this request is the connection's last
@@ -1822,6 +1855,10 @@ def _build_protocol_class() -> Any:
             if self._between_requests() and not self.transport.is_closing():
                 self.transport.close()
 
+        def on_body(self, body: bytes) -> None:
+            self._body_bytes += len(body)
+            super().on_body(body)
+
         def on_message_complete(self) -> None:
             super().on_message_complete()
             self._whole = self.cycle
@@ -1847,7 +1884,7 @@ def _build_protocol_class() -> Any:
             if self._in_head:
                 self._head_bytes += len(data)
             elif self._in_body:
-                self._arm(REQUEST_BODY_IDLE_SECONDS)  # a byte of the body came: the idle time starts again
+                self._arm_body()  # a byte of the body came: the idle time starts again
             self._read = None if self._in_request else data
             try:
                 super().data_received(data)

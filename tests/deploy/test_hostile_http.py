@@ -516,6 +516,49 @@ def test_half_sent_requests_get_408_and_lose_their_connection(iris: tuple[Path, 
         srv.stop()
 
 
+def _answer_while_sending(port: int, first: bytes, pieces: list[bytes], every: float) -> tuple[bytes, float]:
+    """Send ``first``, then a piece every ``every`` seconds until the server answers or the pieces run out; the
+    answer's first bytes (``b""`` when none came within 3 s of the last piece) and the seconds it took."""
+    import select
+
+    start = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(first)
+        for piece in [*pieces, b""]:
+            if select.select([sock], [], [], every if piece else 3.0)[0]:
+                return sock.recv(65536), time.monotonic() - start
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(piece)
+    return b"", time.monotonic() - start
+
+
+def test_a_body_trickled_slower_than_the_minimum_rate_gets_408(iris: tuple[Path, Any, Any]) -> None:
+    """Before: a body sent a byte every 0.2 s (never idle for REQUEST_BODY_IDLE_SECONDS) held its connection for
+    as long as its Content-Length lasted: no answer after 12 s; a few such clients could hold the server for good.
+    Now the body gets REQUEST_BODY_SECONDS (1 s here) plus 1 s per REQUEST_BODY_MIN_RATE bytes received."""
+    from onnxgate.deploy.server import REQUEST_BODY_MIN_RATE
+
+    srv = _serve_with(iris[0], REQUEST_BODY_SECONDS=1.0)
+    # ~1600 bytes of JSON (blanks are JSON whitespace), sent at 800 bytes/s: over 1 s, above the minimum rate
+    body = json.dumps({"data": [ROW]}).encode()[:-1] + b" " * 1600 + b"}"
+    head = (b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body))
+    try:
+        trickle = [body[i:i + 1] for i in range(10, 70)]  # 5 bytes/s: 1 s + 60 / 500 s at most
+        answer, waited = _answer_while_sending(srv.port, head + body[:10], trickle, every=0.2)
+        assert answer.startswith(b"HTTP/1.1 408"), (answer[:200], waited)
+        assert 0.9 < waited < 3, waited
+        message = strict_json(answer.partition(b"\r\n\r\n")[2])["message"]
+        assert f"slower than {REQUEST_BODY_MIN_RATE} bytes a second" in message, message
+        assert srv.get("/")[0] == 200  # the server still answers others
+        # a slow client above the rate is answered, although its body takes twice the base time
+        pieces = [body[i:i + 200] for i in range(200, len(body), 200)]
+        answer, waited = _answer_while_sending(srv.port, head + body[:200], pieces, every=0.25)
+        assert answer.startswith(b"HTTP/1.1 200") and waited > 1.5, (answer[:200], waited)
+    finally:
+        srv.stop()
+
+
 def _slow_model(reps: int) -> Any:
     """[N,4] float -> [N,1]: each row tiled to 4 x ``reps`` values through 12 sines and cosines (tens of ms)."""
     from onnx import TensorProto as T
