@@ -45,6 +45,7 @@ __all__ = [
     "describe_unreachable",
     "input_limit",
     "is_hdf5_file",
+    "link_note",
     "occupied",
     "read_regular_file",
 ]
@@ -461,6 +462,30 @@ def describe_unreachable(path: str | os.PathLike[str], what: str, err: OSError |
     reason = (err.strerror or str(err)) if err is not None else "it cannot be opened"
     return (f"cannot read {what} {text!r}: {reason}. Check that the path exists and that you may read it "
             "(copy it to a local disk if it lives on a network mount)")
+
+
+def link_note(path: str | os.PathLike[str]) -> str:
+    """What an output path refused as existing is when it is a symbolic link, to follow its name in the message;
+    ``""`` when it is not one.
+
+    Writing with --force (``overwrite=True``) writes where the link points and keeps the link, as ``> link`` and
+    ``cp x link`` do; a refusal naming only the link left the user to find out which file, elsewhere, --force would
+    overwrite. A link to nothing says so, as ``ls`` shows nothing there to open.
+
+    Examples
+    --------
+    >>> link_note("out.onnx")  # doctest: +SKIP
+    " (a symbolic link to '../models/x.onnx': --force would overwrite '/home/me/models/x.onnx' and keep the link)"
+    """
+    p = Path(path)
+    if not p.is_symlink():
+        return ""
+    pointing = os.readlink(p)
+    if not p.exists():
+        return f" (a symbolic link to {pointing!r}, which does not exist)"
+    real = p.resolve()
+    does = "write into" if real.is_dir() else "overwrite"
+    return f" (a symbolic link to {pointing!r}: --force would {does} {str(real)!r} and keep the link)"
 
 
 def dangling_link(path: str | os.PathLike[str]) -> str | None:

@@ -1047,14 +1047,13 @@ def atomic_write(path: str | os.PathLike[str], *, overwrite: bool = False, mode:
     OutputExistsError
         ``path`` exists and ``overwrite`` is false.
     """
-    from onnxgate._files import dangling_link, occupied
+    from onnxgate._files import link_note, occupied
 
     target = Path(path)
     if occupied(target) and not overwrite:
-        pointing = dangling_link(target)
         raise OutputExistsError(
-            f"{str(target)!r} exists{f' (a symbolic link to {pointing!r}, which does not exist)' if pointing else ''}; "
-            "refusing to overwrite it. Pass overwrite=True (CLI: --force) or choose another path.",
+            f"{str(target)!r}{link_note(target)} exists; refusing to overwrite it. Pass overwrite=True (CLI: --force) "
+            "or choose another path.",
             path=str(target),
         )
     if target.is_dir():
@@ -1133,11 +1132,13 @@ def write_folder_atomically(folder: str | os.PathLike[str], files: Mapping[str, 
     OSError
         Writing failed (a full disk...); the error names ``folder``, not the staging folder.
     """
+    from onnxgate._files import link_note
+
     target = Path(folder).absolute()
+    refusal = (f"{str(target)!r}{link_note(target)} is not empty; refusing to write into it. Pass overwrite=True "
+               "(CLI: --force) or choose a new folder.")
     if target.is_symlink() and target.is_dir():
-        target = target.resolve()
-    refusal = (f"{str(target)!r} is not empty; refusing to write into it. Pass overwrite=True (CLI: --force) "
-               "or choose a new folder.")
+        target = target.resolve()  # written where the link points, as a file is (atomic_write); the link stays
     with staged_folder(target, overwrite=overwrite, refusal=refusal) as stage:
         stage.mkdir()
         for rel, content in files.items():

@@ -298,7 +298,9 @@ ERRORS: dict[str, tuple[Trigger | None, str]] = {
     ),
     "OutputExistsError": (
         _exists,
-        "Choose another output path, or pass `overwrite=True` (CLI `--force`) to replace it.",
+        "Choose another output path, or pass `overwrite=True` (CLI `--force`) to replace it. A path that is a "
+        "symbolic link is written where the link points, and the link stays (as `>` and `cp` do): the message names "
+        "that file or folder; to write a new file in the link's place, remove the link first (`rm LINK`).",
     ),
     "UntrustedFileError": (
         _untrusted,

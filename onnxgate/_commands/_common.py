@@ -8,7 +8,7 @@ from typing import Any
 
 from onnxgate.errors import InvalidDataError, UnsupportedModelError
 
-__all__ = ["add_trust_pickle", "link_note", "load_data_arg", "load_native_model", "parse_opsets", "refuse_native_model",
+__all__ = ["add_trust_pickle", "load_data_arg", "load_native_model", "parse_opsets", "refuse_native_model",
            "refuse_outputs_on_inputs"]
 
 #: Frameworks as their users name them, for messages.
@@ -226,11 +226,3 @@ def refuse_unwritable(path: str, flag: str) -> None:
         raise InvalidDataError(f"cannot write {flag} {path!r}: the folder {str(parent)!r} is not writable; give {flag} "
                                "a path in a folder you may write, or make that one writable", path=path)
 
-
-def link_note(path: str | Path) -> str:
-    """`` (a symbolic link to 'x', which does not exist)`` when ``path`` is such a link, else ``""``: an output path
-    refused as existing, where ``ls`` shows nothing there to open."""
-    from onnxgate._files import dangling_link
-
-    pointing = dangling_link(path)
-    return f" (a symbolic link to {pointing!r}, which does not exist)" if pointing else ""

@@ -64,8 +64,8 @@ def add_precision_arg(p: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from onnxgate._commands._common import link_note, refuse_outputs_on_inputs
-    from onnxgate._files import occupied
+    from onnxgate._commands._common import refuse_outputs_on_inputs
+    from onnxgate._files import link_note, occupied
     from onnxgate.api import convert
     from onnxgate.errors import InvalidDataError, OutputExistsError
 
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     refuse_unwritable(args.output, "-o")
     if occupied(out) and not args.force:  # a symbolic link to nothing too: writing replaced it
-        raise OutputExistsError(f"{str(out)!r} exists{link_note(out)}; pass --force to overwrite it", path=str(out))
+        raise OutputExistsError(f"{str(out)!r}{link_note(out)} exists; pass --force to overwrite it", path=str(out))
     if args.opset is not None:
         from onnxgate._onnx import check_opset_number
 

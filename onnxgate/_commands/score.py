@@ -470,8 +470,8 @@ def run(args: argparse.Namespace) -> int:
         where = "is the --data file" if out.resolve() == data.resolve() else "is inside the --data folder"
         raise InvalidDataError(f"--out {str(args.out)!r} {where}: the scored rows would replace the data, or be "
                                "read back as data on the next run; write them outside it", path=str(out))
-    from onnxgate._commands._common import link_note, refuse_outputs_on_inputs
-    from onnxgate._files import occupied
+    from onnxgate._commands._common import refuse_outputs_on_inputs
+    from onnxgate._files import link_note, occupied
 
     model_path = Path(_local_path(args.model))
     from onnxgate._commands._common import refuse_native_model
@@ -491,7 +491,7 @@ def run(args: argparse.Namespace) -> int:
                                "replace the data; write them elsewhere", path=str(args.out))
     if occupied(out) and not args.force:
         # refused before any work is done, so a long scoring run is not wasted
-        raise OutputExistsError(f"{str(out)!r} exists{link_note(out)}; pass --force to overwrite it or choose another "
+        raise OutputExistsError(f"{str(out)!r}{link_note(out)} exists; pass --force to overwrite it or choose another "
                                 "path",
                                 path=str(out))
     if "://" not in str(args.out) and out.exists() and out.is_dir() != bool(args.spark):

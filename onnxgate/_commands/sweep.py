@@ -50,9 +50,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from onnxgate._commands._common import link_note, load_data_arg, load_native_model, parse_opsets
+    from onnxgate._commands._common import load_data_arg, load_native_model, parse_opsets
     from onnxgate._commands.validate import parse_tolerances, resolve_target_args
-    from onnxgate._files import occupied
+    from onnxgate._files import link_note, occupied
     from onnxgate._onnx import atomic_write_texts
     from onnxgate.api import sweep
     from onnxgate.validators.core import check_run_settings
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         for path, flag, _ in outputs:
             refuse_unwritable(path, flag)  # written after the sweep: a folder it cannot write, said before it
             if occupied(path) and not args.force:  # refused before the sweep's work, not after
-                raise OutputExistsError(f"{path!r} exists{link_note(path)}; pass --force to overwrite it or choose "
+                raise OutputExistsError(f"{path!r}{link_note(path)} exists; pass --force to overwrite it or choose "
                                         "another path",
                                         path=path)
         if len(outputs) == 2 and Path(outputs[0][0]).resolve() == Path(outputs[1][0]).resolve():

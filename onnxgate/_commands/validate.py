@@ -148,8 +148,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidDataError(
             f"two reports would go to the same file ({[p for p, _ in report_files]}); give each its own path"
         )
-    from onnxgate._commands._common import link_note, refuse_outputs_on_inputs
-    from onnxgate._files import occupied
+    from onnxgate._commands._common import refuse_outputs_on_inputs
+    from onnxgate._files import link_note, occupied
 
     refuse_outputs_on_inputs({flag: path for path, flag, _ in given},
                              {"the model being validated": args.model, "the reference": args.reference,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from onnxgate._files import link_note
 from onnxgate.errors import OutputExistsError, TargetError
 
 __all__ = ["PACKAGERS", "package"]
@@ -85,8 +86,8 @@ def package(
                                 f"(e.g. -o {folder.stem or 'model'}_pkg)", path=str(folder))
     if folder.is_dir() and any(folder.iterdir()) and not overwrite:
         raise OutputExistsError(
-            f"{str(folder)!r} is not empty; refusing to write into it. Pass overwrite=True (CLI: --force) "
-            "or choose a new folder.",
+            f"{str(folder)!r}{link_note(folder)} is not empty; refusing to write into it. Pass overwrite=True "
+            "(CLI: --force) or choose a new folder.",
             path=str(folder),
         )
     return _packager_for(tgt)(model, target=tgt, out=folder, reference=reference, data=data,

@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from onnxgate._files import link_note
 from onnxgate._graph import NAN_AWARE_OPS, reaches_nan_aware_node
 from onnxgate._onnx import runnable, serialize, write_folder_atomically
 from onnxgate.conversion import Conversion
@@ -150,8 +151,8 @@ def package_container(
     folder = Path(out)
     if folder.is_dir() and any(folder.iterdir()) and not overwrite:
         raise OutputExistsError(
-            f"{str(folder)!r} is not empty; refusing to write into it. Pass overwrite=True (CLI: --force) "
-            "or choose a new folder.",
+            f"{str(folder)!r}{link_note(folder)} is not empty; refusing to write into it. Pass overwrite=True "
+            "(CLI: --force) or choose a new folder.",
             path=str(folder),
         )
     if isinstance(model, Conversion):  # each of its own that is not given, as a SQL package (data= alone was dropped)

@@ -74,6 +74,7 @@ from pathlib import Path, PosixPath, WindowsPath
 from typing import Any
 
 from onnxgate._category_codes import missing_refused_reason
+from onnxgate._files import link_note
 from onnxgate._onnx import model_name, write_folder_atomically
 from onnxgate.errors import OutputExistsError, PackagingError, missing_dependency
 from onnxgate.signature import (
@@ -189,8 +190,8 @@ def package_mlflow(
     folder = Path(out)
     if folder.is_dir() and any(folder.iterdir()) and not overwrite:
         raise OutputExistsError(
-            f"{str(folder)!r} is not empty; refusing to write into it. Pass overwrite=True (CLI: --force) "
-            "or choose a new folder.",
+            f"{str(folder)!r}{link_note(folder)} is not empty; refusing to write into it. Pass overwrite=True "
+            "(CLI: --force) or choose a new folder.",
             path=str(folder),
         )
     if hasattr(model, "source") and hasattr(model, "sample"):  # each of its own not given, as a SQL package

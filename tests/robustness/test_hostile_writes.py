@@ -129,6 +129,61 @@ def test_a_failed_force_leaves_the_old_package_whole_and_names_the_path(
     assert _partials(tmp_path) == []
 
 
+# -- an output path that is a symbolic link -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def iris_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding the zoo's iris model (``model.skops``, ``model.onnx``, ``sample.npy``) and its rows as
+    Parquet (``rows.parquet``)."""
+    import pandas as pd
+
+    folder = tmp_path_factory.mktemp("iris")
+    assert main(["zoo", "export", "sklearn-iris-logreg", "-o", str(folder)]) == 0
+    pd.DataFrame({"input": list(np.load(folder / "sample.npy"))}).to_parquet(folder / "rows.parquet")
+    return folder
+
+
+LINKED_OUTPUTS = {  # command: its arguments writing to "out", and whether "out" is a folder
+    "convert": (["convert", "{d}/model.skops", "--sample", "{d}/sample.npy", "-o", "out"], False),
+    "validate": (["validate", "{d}/model.onnx", "--json", "out"], False),
+    "score": (["score", "{d}/model.onnx", "--data", "{d}/rows.parquet", "--out", "out"], False),
+    "package": (["package", "{d}/model.onnx", "--target", "container", "-o", "out"], True),
+}
+
+
+@pytest.mark.parametrize("command", list(LINKED_OUTPUTS))
+def test_an_output_that_is_a_symbolic_link_is_refused_naming_the_file_force_would_overwrite(
+        iris_files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        command: str) -> None:
+    """Before: "'out' exists; pass --force to overwrite it", where ls shows 'out -> elsewhere/x': --force then
+    overwrote elsewhere/x, a file the message never named. --force still writes where the link points (as ``>``
+    and ``cp`` do) and keeps the link; the refusal now says so."""
+    monkeypatch.chdir(tmp_path)
+    template, is_folder = LINKED_OUTPUTS[command]
+    args = [arg.format(d=iris_files) for arg in template]
+    real = tmp_path / "elsewhere" / "x"
+    if is_folder:
+        real.mkdir(parents=True)
+        (real / "notes.txt").write_text("mine")
+    else:
+        real.parent.mkdir()
+        real.write_text("old")
+    Path("out").symlink_to("elsewhere/x")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    does = "write into" if is_folder else "overwrite"
+    assert f"'out' (a symbolic link to 'elsewhere/x': --force would {does} {str(real)!r} and keep the link)" in err
+    assert err.count("\n") == 1, err
+    assert (real / "notes.txt" if is_folder else real).read_text() == ("mine" if is_folder else "old")
+    assert main([*args, "--force"]) == 0, capsys.readouterr().err
+    assert os.readlink("out") == "elsewhere/x"
+    if is_folder:
+        assert (real / "manifest.json").is_file() and (real / "notes.txt").read_text() == "mine"
+    else:
+        assert real.stat().st_size > 3
+
+
 # -- item 10: kill -9 during package ----------------------------------------------------------
 
 _SLOW_PACKAGE = """

@@ -8,6 +8,7 @@ already there keeps its exact bytes.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,21 @@ def test_save_refuses_to_overwrite(conversion: Any, tmp_path: Path) -> None:
     conversion.save(target, overwrite=True)
     assert target.read_bytes() != ORIGINAL
     assert onnx_helpers.load_model(target).graph.node, "the overwritten file is a complete model"
+
+
+def test_save_to_a_symbolic_link_names_the_file_it_would_overwrite(conversion: Any, tmp_path: Path) -> None:
+    """Before: "'.../model.onnx' exists; refusing to overwrite it", and overwrite=True wrote the file elsewhere."""
+    real = tmp_path / "elsewhere" / "x.onnx"
+    real.parent.mkdir()
+    real.write_bytes(ORIGINAL)
+    link = tmp_path / "model.onnx"
+    link.symlink_to(real)
+    with pytest.raises(OutputExistsError, match=re.escape(f"'{link}' (a symbolic link to '{real}': --force would "
+                                                          f"overwrite '{real}' and keep the link) exists")):
+        conversion.save(link)
+    assert real.read_bytes() == ORIGINAL
+    conversion.save(link, overwrite=True)
+    assert link.is_symlink() and onnx_helpers.load_model(real).graph.node
 
 
 @pytest.mark.parametrize("writer", ["bytes", "text"])
