@@ -155,25 +155,6 @@ def test_seed_option_reaches_the_search(pytester: pytest.Pytester) -> None:
     refused.stderr.fnmatch_lines(["*expected a seed of 0 or more, found '-3'*"])
 
 
-@pytest.mark.slow
-def test_the_documented_ci_example_runs(pytester: pytest.Pytester) -> None:
-    """docs/testing.md's complete example, pasted into a project, passes (its planted search is xfail)."""
-    import re
-
-    text = (Path(__file__).resolve().parents[2] / "docs" / "testing.md").read_text(encoding="utf-8")
-    code = re.search(r"```python\n(\"\"\"CI gate.*?)```", text, re.S)
-    assert code is not None, "the complete example is missing from docs/testing.md"
-    pytester.makepyfile(test_model_onnx=code.group(1))
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v")
-    # one test per check of the container target (9 since it checks element types), each passed, plus the two
-    # whole-model tests; counted from the run rather than written here, so a target that gains a check still passes
-    each = [line for line in result.outlines if "::test_each_check[" in line]
-    assert len(each) >= 8 and all(line.rstrip().split(" [")[0].endswith("PASSED") for line in each), each
-    result.assert_outcomes(passed=2 + len(each), xfailed=1)
-    result.stdout.fnmatch_lines(["*test_each_check?sklearn-Pipeline-opset_within_caps? PASSED*",
-                                 "*test_each_check?sklearn-Pipeline-outputs_element_types? PASSED*"])
-
-
 @pytest.mark.parametrize("name", ["inputs_one_per_column", "outputs_one_value_per_row"])
 def test_a_failing_structural_check_raises_the_validation_error_with_its_offenders(name: str) -> None:
     from onnxgate.testing import model_checks
