@@ -115,9 +115,21 @@ def fixed_rows_said(session: Any, size: int) -> str:
 
 
 def dynamic_axis_fix(session: Any) -> str:
-    """The advice to export ``session``'s model with a dynamic batch axis on each of its inputs."""
-    axes = ", ".join(f"{i.name!r}: {{0: 'batch'}}" for i in session.get_inputs())
-    return f"export the model with a dynamic batch axis (PyTorch: torch.onnx.export(..., dynamic_axes={{{axes}}}))"
+    """The advice to export ``session``'s model with a dynamic batch axis on each of its inputs, first.
+
+    An input that fixes its first axis and leaves a later one free (``[16, 'N', 4]``) most likely holds its rows
+    there, as a sequence model exported time-first does (a PyTorch RNN without ``batch_first=True``): making the
+    first axis dynamic alone would make it take any number of time steps, each row still on the second axis."""
+    inputs = session.get_inputs()
+    axes = ", ".join(f"{i.name!r}: {{0: 'batch'}}" for i in inputs)
+    export = f"torch.onnx.export(..., dynamic_axes={{{axes}}})"
+    later = next(((i.name, at) for i in inputs for at, d in enumerate(i.shape) if at > 0 and not isinstance(d, int)),
+                 None)
+    if later is None:
+        return f"export the model with a dynamic batch axis (PyTorch: {export})"
+    return (f"export the model with its rows on a dynamic first axis: input {later[0]!r} leaves its axis {later[1]} "
+            "free, where a sequence model exported time-first holds its rows (PyTorch: an RNN with batch_first=True, "
+            f"then {export})")
 
 
 def _run_fixed(session: Any, outputs: list[str] | None, feeds: dict[str, Any], total: int, size: int,

@@ -1247,3 +1247,14 @@ def test_a_model_fixing_its_batch_size_fails_parity_saying_the_size_it_takes(row
     assert not result.passed
     assert "the model takes runs of exactly 16 rows (input 'x' is [16, 3])" in result.message
     assert "declare it free" not in result.message and "following indices" not in result.message
+
+
+def test_a_model_fixing_its_first_axis_with_a_later_one_free_is_told_to_put_its_rows_first() -> None:
+    # a sequence model exported time-first ([16 steps, N rows, 4]): the advice was "dynamic_axes={'x': {0: 'batch'}}"
+    # alone, which makes the time axis dynamic and leaves the rows on axis 1
+    x = np.random.default_rng(0).normal(size=(40, 16, 4)).astype(np.float32)
+    result = check_prediction_parity(identity_model(shape=(16, "N", 4)), lambda f: [f["x"]], x)
+    assert not result.passed
+    assert ("export the model with its rows on a dynamic first axis: input 'x' leaves its axis 1 free, "
+            "where a sequence model exported time-first holds its rows (PyTorch: an RNN with batch_first=True"
+            in result.message), result.message
