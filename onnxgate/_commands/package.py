@@ -360,19 +360,22 @@ def _note_kept_input_names(manifest: dict[str, Any]) -> None:
                   "give NaN for a missing value there", file=sys.stderr)
 
 
+#: The names a SQL package's manifest records beside ``sql.inputs``' and ``sql.outputs``' own (the data's column, the
+#: model's output, when ``--adapt`` renamed them), and the note that says so.
+_RENAMED_NOTES = (
+    ("inputs", "data_column", "columns renamed to SQL identifiers (the data may use either name)"),
+    ("outputs", "model_output", "outputs renamed to SQL identifiers (PREDICT's WITH clause names them so)"),
+)
+
+
 def _note_renamed_columns(manifest: dict[str, Any]) -> None:
     """Say on stderr which of the data's columns became other table column names (as convert does), and which of the
     model's outputs other WITH column names."""
     sql = manifest.get("sql")
-    inputs = sql.get("inputs") if isinstance(sql, dict) else None
-    renamed = [f"{s['data_column']!r} -> {s['name']!r}" for s in inputs or []
-               if isinstance(s, dict) and s.get("data_column") not in (None, s.get("name"))]
-    if renamed:
-        print(f"note: columns renamed to SQL identifiers (the data may use either name): {', '.join(renamed)}",
-              file=sys.stderr)
-    outputs = sql.get("outputs") if isinstance(sql, dict) else None
-    renamed = [f"{s['model_output']!r} -> {s['name']!r}" for s in outputs or []
-               if isinstance(s, dict) and s.get("model_output") not in (None, s.get("name"))]
-    if renamed:
-        print(f"note: outputs renamed to SQL identifiers (PREDICT's WITH clause names them so): {', '.join(renamed)}",
-              file=sys.stderr)
+    if not isinstance(sql, dict):
+        return
+    for side, before, note in _RENAMED_NOTES:
+        renamed = [f"{s[before]!r} -> {s['name']!r}" for s in sql.get(side) or []
+                   if isinstance(s, dict) and s.get(before) not in (None, s.get("name"))]
+        if renamed:
+            print(f"note: {note}: {', '.join(renamed)}", file=sys.stderr)
