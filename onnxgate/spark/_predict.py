@@ -423,10 +423,17 @@ def job_errors() -> Iterator[None]:
     try:
         yield
     except Exception as err:
-        known = worker_input_error(err) or _released_error(err)
+        known = (worker_input_error(err) or _released_error(err)) if _from_spark(err) else None
         if known is None:
             raise
         raise known from None
+
+
+def _from_spark(err: BaseException) -> bool:
+    """Whether ``err`` is Spark's (pyspark's ``PythonException``, py4j's Java error): only those carry a worker's
+    refusal. An error of the user's own code inside :func:`job_errors` that quotes one (a message holding
+    'onnxgate.errors.InvalidDataError: ...') stays the user's."""
+    return any(kind.__module__.split(".")[0] in ("pyspark", "py4j") for kind in type(err).__mro__)
 
 
 def _released_error(err: BaseException) -> OnnxGateError | None:

@@ -8,7 +8,9 @@
 * The pytest plugin (:mod:`onnxgate.testing.plugin`, registered through ``pytest11``): the
   ``onnxgate_validate`` fixture and the ``@pytest.mark.onnxgate(...)`` marker.
 
-Nothing here imports Hypothesis, onnx or a framework until it is used.
+Nothing here imports Hypothesis, onnx or a framework until it is used; the first use of :func:`assert_parity`
+imports onnx, onnxruntime and the validators with it (not in a Hypothesis test's first, timed example), and a
+framework only when a reference of it is compared.
 """
 
 from __future__ import annotations

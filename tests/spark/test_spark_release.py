@@ -60,6 +60,17 @@ def test_a_row_a_worker_refuses_is_onnxgates_error_around_the_action(local_spark
     assert str(refused.value) == said
 
 
+def test_an_error_of_the_users_own_code_quoting_a_worker_refusal_stays_the_users() -> None:
+    # job_errors read the text of any error: a user's own exception inside it that quoted one (a log line kept,
+    # re-raised) became onnxgate's InvalidDataError, hiding the user's error type
+    class Mine(RuntimeError):
+        pass
+
+    quoted = "worker said: onnxgate.errors.InvalidDataError: column 'n' has 1 missing value(s)"
+    with pytest.raises(Mine, match="worker said"), ogs.job_errors():
+        raise Mine(quoted)
+
+
 def test_a_result_used_after_release_is_onnxgates_error_around_the_action(local_spark: Any) -> None:
     # the plan holds the broadcast release destroyed: Spark refused it with a Java stack trace ('Task serialization
     # failed ... [INTERNAL_ERROR_BROADCAST] Attempted to use Broadcast(0) after it was destroyed')
