@@ -902,8 +902,8 @@ def _catboost_link(scope: Any, container: Any, operator: Any, op_type: str, attr
     """A CatBoost model whose ``predict`` is not what its export's node writes, inside a pipeline (as
     ``onnxgate.converters.catboost`` rewrites it alone): Poisson and Tweedie predict ``exp(raw)`` (an Exp after the
     node's raw value); MultiClassOneVsAll the sigmoid of each class's raw value and the class of the largest
-    (the node then writes the raw values: no softmax)."""
-    from onnx import TensorProto
+    (the node then writes the raw values: no softmax), by the nodes the conversion alone writes
+    (:func:`~onnxgate.converters.catboost.one_vs_all_nodes`)."""
 
     def name(base: str) -> str:
         return str(scope.get_unique_variable_name(base))
@@ -917,18 +917,13 @@ def _catboost_link(scope: Any, container: Any, operator: Any, op_type: str, attr
                            name=op("CatBoost"), **attrs)
         container.add_node("Exp", [raw], [wanted[0]], name=op("Exp"))
         return
-    raw, node_label, index, classes = (name(f"catboost_{k}") for k in ("raw", "node_label", "index", "classes"))
+    from onnxgate.converters.catboost import one_vs_all_nodes
+
+    raw, node_label = name("catboost_raw"), name("catboost_node_label")
     container.add_node(op_type, [operator.inputs[0].full_name], [node_label, raw], op_domain="ai.onnx.ml",
                        op_version=1, name=op("CatBoost"), **{**attrs, "post_transform": "NONE"})
-    container.add_node("Sigmoid", [raw], [wanted[1]], name=op("Sigmoid"))
-    container.add_node("ArgMax", [raw], [index], axis=1, keepdims=0, name=op("ArgMax"))
-    ints = [int(v) for v in attrs.get("classlabels_int64s") or []]
-    if ints:
-        container.add_initializer(classes, TensorProto.INT64, [len(ints)], ints)
-    else:
-        texts = [t if isinstance(t, bytes) else str(t).encode("utf-8") for t in attrs["classlabels_strings"]]
-        container.add_initializer(classes, TensorProto.STRING, [len(texts)], texts)
-    container.add_node("Gather", [classes, index], [wanted[0]], axis=0, name=op("Gather"))
+    classes = [int(v) for v in attrs.get("classlabels_int64s") or []] or list(attrs["classlabels_strings"])
+    _add_to_container(container, *one_vs_all_nodes(raw, wanted[0], wanted[1], classes, name))
 
 
 def _catboost_targets(scope: Any, container: Any, operator: Any, attrs: Mapping[str, Any], out: str,
@@ -937,9 +932,6 @@ def _catboost_targets(scope: Any, container: Any, operator: Any, attrs: Mapping[
     ``onnxgate.converters.catboost`` rewrites it alone): its export's TreeEnsembleClassifier as a
     TreeEnsembleRegressor of one target per class, writing ``[N,k]``; for RMSEWithUncertainty its raw values
     become ``[mean, exp(2 * raw)]``."""
-    from onnx import numpy_helper
-    from onnx.helper import get_attribute_value
-
     from onnxgate.converters.catboost import regressor_attributes, uncertainty_nodes
 
     trees = regressor_attributes(attrs)
@@ -950,7 +942,15 @@ def _catboost_targets(scope: Any, container: Any, operator: Any, attrs: Mapping[
     raw = scope.get_unique_variable_name("catboost_raw")
     container.add_node("TreeEnsembleRegressor", [operator.inputs[0].full_name], [raw], op_domain="ai.onnx.ml",
                        op_version=1, name=scope.get_unique_operator_name("CatBoost"), **trees)
-    nodes, inits = uncertainty_nodes(raw, out, scope.get_unique_variable_name)
+    _add_to_container(container, *uncertainty_nodes(raw, out, scope.get_unique_variable_name))
+
+
+def _add_to_container(container: Any, nodes: Sequence[Any], inits: Sequence[Any]) -> None:
+    """Add ``nodes`` and ``inits`` (ONNX protos of the default domain, built by a node builder that the converter
+    of a CatBoost model alone shares) to skl2onnx's ``container``."""
+    from onnx import numpy_helper
+    from onnx.helper import get_attribute_value
+
     for init in inits:
         container.add_initializer(init.name, init.data_type, list(init.dims),
                                   numpy_helper.to_array(init).reshape(-1).tolist())

@@ -42,7 +42,7 @@ Policy:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +71,7 @@ _CLASSIFICATION_LOSSES = ("Logloss", "CrossEntropy", "MultiClass", "MultiClassOn
 #: ``prediction_type='Exponent'``), where its ONNX export writes the raw value: an Exp is appended.
 _EXPONENT_LOSSES = ("Poisson", "Tweedie")
 #: The classification loss CatBoost scores by per-class sigmoids of the raw values (``predict_proba``'s rows do not
-#: sum to 1), where its ONNX export writes their softmax: rewritten by :func:`_one_vs_all_sigmoids`.
+#: sum to 1), where its ONNX export writes their softmax: completed by :func:`one_vs_all_nodes`.
 _ONE_VS_ALL = "MultiClassOneVsAll"
 #: Multi-target regression losses: ``predict`` answers one raw value per target (``[N,k]``), where CatBoost's export
 #: writes them through a TreeEnsembleClassifier, its softmax and a ZipMap: the node is rewritten as a
@@ -422,14 +422,9 @@ def _binary_bias_into_leaves(proto: Any) -> None:
 
 
 def _one_vs_all_sigmoids(proto: Any) -> None:
-    """A ``MultiClassOneVsAll`` classifier, as CatBoost scores it: ``predict_proba`` is the sigmoid of each class's
-    raw value (the rows do not sum to 1) and ``predict`` the class of the largest raw value; CatBoost's export writes
-    the softmax of the raw values (iris: 0.69 where CatBoost answers 0.68, rows summing to 1.32), and onnxruntime's
-    label of its two-class form agreed with ``predict`` on 54% of breast-cancer rows. The tree node now writes the
-    raw values, read by a Sigmoid (the probabilities) and an ArgMax over the node's classes (the label; the first
-    largest, as CatBoost's)."""
-    import numpy as np
-    from onnx import helper, numpy_helper
+    """A ``MultiClassOneVsAll`` classifier's export, as CatBoost scores it (:func:`one_vs_all_nodes`): its tree node
+    now writes the raw values (no post-transform), which the Sigmoid and the ArgMax read."""
+    from onnx import helper
 
     from onnxgate._graph import graph_names, unique_name
 
@@ -437,23 +432,36 @@ def _one_vs_all_sigmoids(proto: Any) -> None:
     node = next(n for n in graph.node if n.op_type == "TreeEnsembleClassifier")
     attrs = {a.name: a for a in node.attribute}
     ints, strings = attrs.get("classlabels_int64s"), attrs.get("classlabels_strings")
-    table = (np.asarray(list(ints.ints), dtype=np.int64) if ints is not None and len(ints.ints)
-             else np.asarray(list(strings.strings) if strings is not None else [], dtype=object))
+    classes = list(ints.ints) if ints is not None and len(ints.ints) else list(strings.strings if strings else [])
     keep = [a for a in node.attribute if a.name != "post_transform"]
     del node.attribute[:]
     node.attribute.extend([*keep, helper.make_attribute("post_transform", "NONE")])
     label, proba = node.output[0], node.output[1]
     taken = graph_names(graph)
-    names = {k: unique_name(f"catboost_{k}", taken) for k in ("node_label", "raw", "index", "classes")}
-    node.output[0], node.output[1] = names["node_label"], names["raw"]
-    graph.initializer.append(numpy_helper.from_array(table, names["classes"]))
-    graph.node.extend([
-        helper.make_node("Sigmoid", [names["raw"]], [proba], name=unique_name("catboost_sigmoid", taken)),
-        helper.make_node("ArgMax", [names["raw"]], [names["index"]], axis=1, keepdims=0,
-                         name=unique_name("catboost_argmax", taken)),
-        helper.make_node("Gather", [names["classes"], names["index"]], [label], axis=0,
-                         name=unique_name("catboost_label", taken)),
-    ])
+    node.output[0], node.output[1] = unique_name("catboost_node_label", taken), unique_name("catboost_raw", taken)
+    nodes, inits = one_vs_all_nodes(node.output[1], label, proba, classes, lambda base: unique_name(base, taken))
+    graph.initializer.extend(inits)
+    graph.node.extend(nodes)
+
+
+def one_vs_all_nodes(raw: str, label: str, probabilities: str, classes: Sequence[Any],
+                     name: Callable[[str], str]) -> tuple[list[Any], list[Any]]:
+    """The nodes (and the initializer of the class table) turning a ``MultiClassOneVsAll`` model's raw values
+    ``raw`` ``[N,k]`` into what CatBoost answers: ``probabilities`` the sigmoid of each class's raw value
+    (``predict_proba``: the rows do not sum to 1), ``label`` the class of the largest (``predict``; the first
+    largest, as CatBoost's and ArgMax's). CatBoost's export writes the softmax of the raw values (iris: 0.69 where
+    CatBoost answers 0.68, rows summing to 1.32), and onnxruntime's label of its two-class form agreed with
+    ``predict`` on 54% of breast-cancer rows. ``classes``: the tree node's class labels (int64, or text as bytes);
+    ``name(base)`` gives a unique tensor or node name."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    index, table = name("catboost_index"), name("catboost_classes")
+    values = np.asarray(list(classes), dtype=object if classes and isinstance(classes[0], bytes) else np.int64)
+    nodes = [helper.make_node("Sigmoid", [raw], [probabilities], name=name("catboost_sigmoid")),
+             helper.make_node("ArgMax", [raw], [index], axis=1, keepdims=0, name=name("catboost_argmax")),
+             helper.make_node("Gather", [table, index], [label], axis=0, name=name("catboost_label"))]
+    return nodes, [numpy_helper.from_array(values, table)]
 
 
 def probability_threshold(model: Any) -> float | None:
