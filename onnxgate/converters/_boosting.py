@@ -798,12 +798,23 @@ def _register_catboost() -> None:
             scope.add_options(id(model), {"zipmap": False})
         return _parse_sklearn_classifier(scope, model, inputs, custom_parsers=custom_parsers)
 
+    def classifier_shapes(operator: Any) -> None:
+        # a multi-label classifier answers [N,k] int64 labels (0/1, whatever its class_names): skl2onnx's
+        # calculator declares [N] labels of the classes' type
+        from skl2onnx.common.data_types import Int64TensorType
+
+        from onnxgate.converters.catboost import MULTI_LABEL_LOSSES, loss_of
+
+        calculate_linear_classifier_output_shapes(operator)
+        if loss_of(operator.raw_operator) in MULTI_LABEL_LOSSES:
+            operator.outputs[0].type = Int64TensorType(list(operator.outputs[1].type.shape))
+
     if catboost.CatBoostClassifier not in sklearn_classifier_list:
         sklearn_classifier_list.append(catboost.CatBoostClassifier)
     update_registered_converter(
         catboost.CatBoostClassifier,
         "CatBoostCatBoostClassifier",
-        calculate_linear_classifier_output_shapes,
+        classifier_shapes,
         _convert_catboost_in_skl2onnx,
         options=_CLASSIFIER_OPTIONS,
         parser=parse_classifier,
@@ -847,7 +858,7 @@ def _convert_catboost_in_skl2onnx(scope: Any, operator: Any, container: Any) -> 
     skl2onnx's graph, reading the pipeline's float32 features."""
     from onnx.helper import get_attribute_value
 
-    from onnxgate.converters.catboost import CatBoostConverter, loss_of
+    from onnxgate.converters.catboost import MULTI_LABEL_LOSSES, CatBoostConverter, loss_of
 
     CatBoostConverter().check_model(operator.raw_operator)  # losses its export does not reproduce, by name
     onx = catboost_onnx(operator.raw_operator)
@@ -865,8 +876,8 @@ def _convert_catboost_in_skl2onnx(scope: Any, operator: Any, container: Any) -> 
     outputs = [o.full_name for o in operator.outputs]
     wanted = outputs[:1] if node.op_type == "TreeEnsembleRegressor" else outputs[:2]
     loss = loss_of(operator.raw_operator)
-    if node.op_type == "TreeEnsembleClassifier" and len(wanted) == 1:  # multi-target or RMSEWithUncertainty
-        _catboost_targets(scope, container, operator, attrs, wanted[0], loss)
+    if node.op_type == "TreeEnsembleClassifier" and (len(wanted) == 1 or loss in MULTI_LABEL_LOSSES):
+        _catboost_targets(scope, container, operator, attrs, wanted, loss)  # multi-target, -label, uncertainty
         return
     if loss in ("Poisson", "Tweedie") or (loss == "MultiClassOneVsAll" and node.op_type == "TreeEnsembleClassifier"):
         _catboost_link(scope, container, operator, node.op_type, attrs, wanted, loss)
@@ -926,23 +937,36 @@ def _catboost_link(scope: Any, container: Any, operator: Any, op_type: str, attr
     _add_to_container(container, *one_vs_all_nodes(raw, wanted[0], wanted[1], classes, name))
 
 
-def _catboost_targets(scope: Any, container: Any, operator: Any, attrs: Mapping[str, Any], out: str,
+def _catboost_targets(scope: Any, container: Any, operator: Any, attrs: Mapping[str, Any], wanted: Sequence[str],
                       loss: str) -> None:
-    """A multi-target or RMSEWithUncertainty CatBoost regressor inside a pipeline (as
+    """A multi-target, RMSEWithUncertainty or multi-label CatBoost model inside a pipeline (as
     ``onnxgate.converters.catboost`` rewrites it alone): its export's TreeEnsembleClassifier as a
-    TreeEnsembleRegressor of one target per class, writing ``[N,k]``; for RMSEWithUncertainty its raw values
-    become ``[mean, exp(2 * raw)]``."""
-    from onnxgate.converters.catboost import regressor_attributes, uncertainty_nodes
+    TreeEnsembleRegressor of one target per class, writing ``[N,k]`` raw values to ``wanted[0]``; for
+    RMSEWithUncertainty they become ``[mean, exp(2 * raw)]``, for a multi-label loss the labels ``wanted[0]`` and
+    probabilities ``wanted[1]``, as predict and predict_proba answer."""
+    from onnxgate.converters.catboost import (
+        MULTI_LABEL_LOSSES,
+        multi_label_nodes,
+        probability_threshold,
+        regressor_attributes,
+        uncertainty_nodes,
+    )
 
     trees = regressor_attributes(attrs)
-    if loss != "RMSEWithUncertainty":
-        container.add_node("TreeEnsembleRegressor", [operator.inputs[0].full_name], [out], op_domain="ai.onnx.ml",
-                           op_version=1, name=scope.get_unique_operator_name("CatBoost"), **trees)
+    if loss != "RMSEWithUncertainty" and loss not in MULTI_LABEL_LOSSES:
+        container.add_node("TreeEnsembleRegressor", [operator.inputs[0].full_name], [wanted[0]],
+                           op_domain="ai.onnx.ml", op_version=1, name=scope.get_unique_operator_name("CatBoost"),
+                           **trees)
         return
     raw = scope.get_unique_variable_name("catboost_raw")
     container.add_node("TreeEnsembleRegressor", [operator.inputs[0].full_name], [raw], op_domain="ai.onnx.ml",
                        op_version=1, name=scope.get_unique_operator_name("CatBoost"), **trees)
-    _add_to_container(container, *uncertainty_nodes(raw, out, scope.get_unique_variable_name))
+    name = scope.get_unique_variable_name
+    if loss in MULTI_LABEL_LOSSES:
+        threshold = probability_threshold(operator.raw_operator)
+        _add_to_container(container, *multi_label_nodes(raw, wanted[0], wanted[1], threshold, name))
+    else:
+        _add_to_container(container, *uncertainty_nodes(raw, wanted[0], name))
 
 
 def _add_to_container(container: Any, nodes: Sequence[Any], inits: Sequence[Any]) -> None:

@@ -4,8 +4,8 @@ Policy:
 
 * ``CatBoostClassifier``, ``CatBoostRegressor`` and the core ``CatBoost`` class (classification
   losses ``Logloss``/``CrossEntropy``/``MultiClass``/``MultiClassOneVsAll``, a regression loss, or a multi-target
-  one ``MultiRMSE``/``MultiRMSEWithMissingValues``/``MultiQuantile``; multi-label and ranking losses are refused
-  by name). Where CatBoost's export
+  one ``MultiRMSE``/``MultiRMSEWithMissingValues``/``MultiQuantile``, or a multi-label one
+  ``MultiLogloss``/``MultiCrossEntropy``; ranking losses are refused by name). Where CatBoost's export
   writes another answer than ``predict``, the graph is completed: ``Poisson`` and ``Tweedie`` answer
   ``exp(raw)`` (an Exp after the trees: ``CatBoostRegressor.predict``, the core class's
   ``prediction_type='Exponent'``), ``MultiClassOneVsAll`` the per-class sigmoids of the raw values (rows not
@@ -13,7 +13,11 @@ Policy:
   multi-target losses and ``RMSEWithUncertainty``, which the export writes through a TreeEnsembleClassifier, a
   softmax and a ZipMap, answer from a TreeEnsembleRegressor of one target per value: ``predictions`` ``[N,k]``,
   for ``RMSEWithUncertainty`` the mean and the variance ``exp(2 * raw)`` (``CatBoostRegressor.predict``, the core
-  class's ``prediction_type='RMSEWithUncertainty'``).
+  class's ``prediction_type='RMSEWithUncertainty'``); multi-label losses answer, from the same regressor, ``label``
+  int64 ``[N,k]`` (the raw value above the logit of the probability threshold: ``predict``'s probability above it)
+  and ``probabilities`` ``[N,k]``, each label's sigmoid (``predict_proba``). Refused by name: a multi-label model of
+  one label column (its predict answers as a binary classifier), and one whose trees split on CTRs (CatBoost's
+  JSON export writes every label's CTRs under one name with one table).
 * Categorical features (``cat_features``), which CatBoost's ONNX export refuses: the model is built from
   CatBoost's JSON export (see the section below), from a DataFrame sample holding every category the trees
   read (the training frame): one input per column, a categorical one of its values' type (string or int64)
@@ -81,6 +85,12 @@ _MULTI_TARGET_LOSSES = ("MultiRMSE", "MultiRMSEWithMissingValues", "MultiQuantil
 #: value (CatBoostRegressor's default, ``prediction_type='RMSEWithUncertainty'``); exported as
 #: :data:`_MULTI_TARGET_LOSSES` are, then completed by :func:`uncertainty_nodes`.
 _UNCERTAINTY = "RMSEWithUncertainty"
+#: Multi-label losses (``y`` an ``[N,k]`` 0/1 matrix): ``predict_proba`` answers each label's sigmoid of its raw value
+#: ``[N,k]`` and ``predict`` the int64 ``[N,k]`` labels, 1 where the raw value is above the logit of the probability
+#: threshold (0.5, raw > 0, unless ``set_probability_threshold``; a raw value of exactly 0 is 0); CatBoost's export
+#: writes a softmax over the labels and one label per row. Rewritten as :data:`_MULTI_TARGET_LOSSES` are, then
+#: completed by :func:`multi_label_nodes`.
+MULTI_LABEL_LOSSES = ("MultiLogloss", "MultiCrossEntropy")
 
 
 def loss_of(model: Any) -> str:
@@ -150,7 +160,7 @@ class CatBoostConverter(BoostingConverter):
             return True
         if type(model).__name__ == "CatBoostRegressor":
             return False
-        return loss_of(model) in _CLASSIFICATION_LOSSES
+        return loss_of(model) in _CLASSIFICATION_LOSSES + MULTI_LABEL_LOSSES
 
     def check_model(self, model: Any) -> None:
         if not hasattr(model, "is_fitted") or not hasattr(model, "get_all_params"):
@@ -214,13 +224,20 @@ class CatBoostConverter(BoostingConverter):
             )
         loss = loss_of(model)
         if ("Rank" in loss or "Pair" in loss or loss.startswith("Multi")) and (
-                loss not in _CLASSIFICATION_LOSSES + _MULTI_TARGET_LOSSES):
+                loss not in _CLASSIFICATION_LOSSES + _MULTI_TARGET_LOSSES + MULTI_LABEL_LOSSES):
             raise UnsupportedModelError(
-                f"CatBoost loss {loss!r} is not supported: ranking and multi-label losses have no ONNX form in "
+                f"CatBoost loss {loss!r} is not supported: ranking losses have no ONNX form in "
                 "CatBoost's export that answers as its predict does. Supported: classification losses "
-                f"{list(_CLASSIFICATION_LOSSES)}, regression losses (RMSE, MAE, Quantile, Huber, MAPE, Poisson, "
-                f"Tweedie, {_UNCERTAINTY}...) and multi-target ones {list(_MULTI_TARGET_LOSSES)}. Fit one model "
-                "per label (MultiOutputClassifier) or per ranking instead.",
+                f"{list(_CLASSIFICATION_LOSSES)}, multi-label ones {list(MULTI_LABEL_LOSSES)}, regression losses "
+                f"(RMSE, MAE, Quantile, Huber, MAPE, Poisson, Tweedie, {_UNCERTAINTY}...) and multi-target ones "
+                f"{list(_MULTI_TARGET_LOSSES)}. Fit a regressor of the relevance instead and rank by its prediction.",
+                framework=self.framework,
+            )
+        if loss in MULTI_LABEL_LOSSES and _label_count(model) < 2:
+            raise UnsupportedModelError(
+                f"CatBoost loss {loss!r} fitted on one label column: its predict answers as a binary classifier "
+                "([N] labels, [N,2] probabilities), which onnxgate converts from the Logloss loss only. Refit with "
+                "loss_function='Logloss' on that column (y[:, 0]).",
                 framework=self.framework,
             )
 
@@ -248,7 +265,9 @@ class CatBoostConverter(BoostingConverter):
         if name:
             proto.graph.name = name
         _rename_input(proto, input_name)
-        if self.is_classifier(model):
+        if loss_of(model) in MULTI_LABEL_LOSSES:
+            _export_as_raw_values(proto, loss_of(model), probability_threshold(model))
+        elif self.is_classifier(model):
             drop_zipmap(proto, "probabilities")
             _binary_bias_into_leaves(proto)
             if loss_of(model) == _ONE_VS_ALL:
@@ -257,7 +276,7 @@ class CatBoostConverter(BoostingConverter):
                 _binary_labels_by_threshold(proto, probability_threshold(model))
                 _binary_labels_as_classes(proto, getattr(model, "classes_", None))
         elif loss_of(model) in (*_MULTI_TARGET_LOSSES, _UNCERTAINTY):
-            _classifier_node_as_regressor(proto, loss_of(model) == _UNCERTAINTY)
+            _export_as_raw_values(proto, loss_of(model))
         else:
             _regression_output_rank_two(proto)
             if loss_of(model) in _EXPONENT_LOSSES:
@@ -334,11 +353,13 @@ class CatBoostConverter(BoostingConverter):
         X = self.native_input(feeds, signature, model)
         if self.is_classifier(model):
             if type(model).__name__ == "CatBoostClassifier":
-                label = np.asarray(model.predict(X)).reshape(-1)
+                label = np.asarray(model.predict(X))
                 proba = np.asarray(model.predict_proba(X))
             else:
-                label = np.asarray(model.predict(X, prediction_type="Class")).reshape(-1)
+                label = np.asarray(model.predict(X, prediction_type="Class"))
                 proba = np.asarray(model.predict(X, prediction_type="Probability"))
+            # a multi-label model's [N,k] labels stay a matrix
+            label = label.reshape(len(X), -1) if loss_of(model) in MULTI_LABEL_LOSSES else label.reshape(-1)
             return _in_output_order(["label", "probabilities"], [label, proba], signature)
         # the core CatBoost class predicts the raw value by default, CatBoostRegressor exp(raw) for Poisson and
         # Tweedie and [mean, variance] for RMSEWithUncertainty: the file answers the latter (the expected value,
@@ -472,7 +493,7 @@ def probability_threshold(model: Any) -> float | None:
         text = model.get_metadata().get("binclass_probability_threshold")
     except Exception:
         return None
-    if loss_of(model) not in ("Logloss", "CrossEntropy"):
+    if loss_of(model) not in ("Logloss", "CrossEntropy", *MULTI_LABEL_LOSSES):
         return None
     return None if text in (None, "") else float(text)
 
@@ -591,10 +612,30 @@ def uncertainty_nodes(raw: str, out: str, name: Any) -> tuple[list[Any], list[An
     return nodes, inits
 
 
-def _classifier_node_as_regressor(proto: Any, uncertainty: bool) -> None:
-    """A multi-target or RMSEWithUncertainty model's export (a TreeEnsembleClassifier, its label and a ZipMap of
-    the softmax: no regression answer) as one ``predictions`` output ``[N,k]``: :func:`regressor_attributes`'s
-    TreeEnsembleRegressor, then :func:`uncertainty_nodes` for RMSEWithUncertainty."""
+def multi_label_nodes(raw: str, label: str, probabilities: str, threshold: float | None,
+                      name: Callable[[str], str]) -> tuple[list[Any], list[Any]]:
+    """The nodes (and initializer) turning a multi-label model's raw values ``raw`` ``[N,k]`` into what
+    ``CatBoostClassifier`` answers: ``probabilities`` the sigmoid of each label's raw value (``predict_proba``),
+    ``label`` int64 1 where the raw value is above the logit of the probability ``threshold`` (``predict``: the
+    probability above it; the raw value is compared, as no float32 sigmoid rounding then moves a label).
+    ``name(base)`` gives a unique tensor or node name."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    border, above = name("catboost_border"), name("catboost_above")
+    inits = [numpy_helper.from_array(np.asarray(_class_border(threshold), dtype=np.float32), border)]
+    nodes = [helper.make_node("Sigmoid", [raw], [probabilities], name=name("catboost_sigmoid")),
+             helper.make_node("Greater", [raw, border], [above], name=name("catboost_greater")),
+             helper.make_node("Cast", [above], [label], to=TensorProto.INT64, name=name("catboost_label"))]
+    return nodes, inits
+
+
+def _export_as_raw_values(proto: Any, loss: str, threshold: float | None = None) -> None:
+    """A multi-target, RMSEWithUncertainty or multi-label model's export (a TreeEnsembleClassifier, its label and a
+    ZipMap of the softmax: no answer of its predict) as :func:`regressor_attributes`'s TreeEnsembleRegressor of the
+    raw values ``[N,k]``, then what ``loss``'s predict answers: ``predictions`` (the raw values;
+    :func:`uncertainty_nodes` for RMSEWithUncertainty), or for a multi-label loss ``label`` and ``probabilities``
+    (:func:`multi_label_nodes`, by the probability ``threshold``)."""
     from onnx import TensorProto, helper
     from onnx.helper import get_attribute_value
 
@@ -603,17 +644,35 @@ def _classifier_node_as_regressor(proto: Any, uncertainty: bool) -> None:
     graph = proto.graph
     node = next(n for n in graph.node if n.op_type == "TreeEnsembleClassifier")
     attrs = regressor_attributes({a.name: get_attribute_value(a) for a in node.attribute})
-    taken = graph_names(graph) | {"predictions"}
-    raw = unique_name("catboost_raw", taken) if uncertainty else "predictions"
+    taken = graph_names(graph) | {"predictions", "label", "probabilities"}
+
+    def name(base: str) -> str:
+        return unique_name(base, taken)
+
+    width = attrs["n_targets"]
+    raw = name("catboost_raw") if loss == _UNCERTAINTY or loss in MULTI_LABEL_LOSSES else "predictions"
+    outputs = [helper.make_tensor_value_info("predictions", TensorProto.FLOAT, ["N", width])]
+    nodes: list[Any] = []
+    inits: list[Any] = []
+    if loss == _UNCERTAINTY:
+        nodes, inits = uncertainty_nodes(raw, "predictions", name)
+    elif loss in MULTI_LABEL_LOSSES:
+        nodes, inits = multi_label_nodes(raw, "label", "probabilities", threshold, name)
+        outputs = [helper.make_tensor_value_info("label", TensorProto.INT64, ["N", width]),
+                   helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", width])]
     trees = helper.make_node("TreeEnsembleRegressor", list(node.input), [raw], domain=node.domain,
                              name=node.name or "catboost_trees", **attrs)
-    nodes, inits = uncertainty_nodes(raw, "predictions", lambda base: unique_name(base, taken)) if uncertainty else (
-        [], [])
     del graph.node[:]
     graph.node.extend([trees, *nodes])
     graph.initializer.extend(inits)
     del graph.output[:]
-    graph.output.append(helper.make_tensor_value_info("predictions", TensorProto.FLOAT, ["N", attrs["n_targets"]]))
+    graph.output.extend(outputs)
+
+
+def _label_count(model: Any) -> int:
+    """How many label columns a multi-label model was fitted on (one raw value each)."""
+    _, bias = model.get_scale_and_bias()
+    return len(bias) if isinstance(bias, (list, tuple)) else 1
 
 
 def _rename_input(proto: Any, new: str) -> None:
@@ -970,6 +1029,11 @@ class _CategoricalModel:
         used_ctrs = {int(s["split_index"]) for tree in self.json["oblivious_trees"] for s in (tree.get("splits") or [])
                      if s.get("split_type") == "OnlineCtr"}
         ctr_splits = self.ctr_split_indices()
+        if used_ctrs and loss in MULTI_LABEL_LOSSES:
+            # 3 labels: 9 Borders CTRs (3 priors each) of one identifier, and one table of counts for them all
+            self.refuse(f"its trees split on CTRs of a {loss} model, and CatBoost's JSON export writes the CTRs of "
+                        "every label under one name with one table of counts, so which label's counts a split "
+                        "reads is lost. Refit with one_hot_max_size=255 (one-hot splits only, which convert)")
         for i, ctr in enumerate(self.ctrs):
             if not any(ctr_splits.get(s, (-1,))[0] == i for s in used_ctrs):
                 continue
@@ -1007,16 +1071,26 @@ class _CategoricalModel:
                                       n_targets=width, aggregate_function="SUM", post_transform="NONE",
                                       base_values=[float(b) for b in bias], **tree_attrs))
         outputs = []
-        if classes is None:
+        taken = {"predictions", "label", "probabilities", *(i.name for i in inits), *(v.name for v in inputs)}
+        taken.update(n for node in nodes for n in (*node.input, *node.output, node.name))
+
+        def unique(base: str) -> str:
+            from onnxgate._graph import unique_name
+
+            return unique_name(base, taken)
+
+        if loss in MULTI_LABEL_LOSSES:  # [N,k] labels and probabilities
+            more, constants = multi_label_nodes(raw, "label", "probabilities", threshold, unique)
+            nodes += more
+            inits += constants
+            outputs = [helper.make_tensor_value_info("label", TensorProto.INT64, ["N", width]),
+                       helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", width])]
+        elif classes is None:
             outputs.append(helper.make_tensor_value_info("predictions", TensorProto.FLOAT, ["N", width]))
             if loss in _EXPONENT_LOSSES:  # CatBoost predicts exp(raw) for them
                 nodes.append(helper.make_node("Exp", [raw], ["predictions"], name="catboost_exp"))
             elif loss == _UNCERTAINTY:  # [mean, exp(2 * raw)]
-                from onnxgate._graph import unique_name
-
-                taken = {"predictions", *(i.name for i in inits), *(v.name for v in inputs)}
-                taken.update(n for node in nodes for n in (*node.input, *node.output, node.name))
-                more, constants = uncertainty_nodes(raw, "predictions", lambda base: unique_name(base, taken))
+                more, constants = uncertainty_nodes(raw, "predictions", unique)
                 nodes += more
                 inits += constants
             else:

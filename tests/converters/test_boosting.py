@@ -529,8 +529,12 @@ def test_sql_edge_1_caps_the_ml_opset() -> None:
         (lambda X, y: lightgbm.train({"objective": "fair", "verbose": -1}, lightgbm.Dataset(X, y), 3),
          r"LightGBM objective 'fair' is not supported: onnxmltools cannot convert it"),
         (lambda X, y: catboost.CatBoostClassifier(iterations=3, loss_function="MultiLogloss", **CATBOOST_QUIET)
-         .fit(X, np.c_[y, 1 - y]),
-         r"CatBoost loss 'MultiLogloss' is not supported: ranking and multi-label losses .*MultiOutputClassifier"),
+         .fit(X, y.reshape(-1, 1)),
+         r"CatBoost loss 'MultiLogloss' fitted on one label column: its predict answers as a binary classifier .*"
+         r"Refit with loss_function='Logloss'"),
+        (lambda X, y: catboost.CatBoost({"iterations": 3, "loss_function": "YetiRank", **CATBOOST_QUIET})
+         .fit(catboost.Pool(X, y, group_id=np.arange(len(y)) // 10)),
+         r"CatBoost loss 'YetiRank' is not supported: ranking losses have no ONNX form .*Fit a regressor"),
         (lambda X, y: catboost.CatBoostRegressor(iterations=3, grow_policy="Lossguide", **CATBOOST_QUIET).fit(X, y),
          r"CatBoost trees that are not symmetric \(grow_policy='Lossguide'\) have no ONNX form"),
         (lambda X, y: xgboost.XGBClassifier(), r"XGBClassifier is not fitted: .*Call \.fit\(X, y\) first"),
@@ -538,8 +542,8 @@ def test_sql_edge_1_caps_the_ml_opset() -> None:
         (lambda X, y: catboost.CatBoostClassifier(), r"CatBoostClassifier is not fitted"),
     ],
     ids=[
-        "xgb-hinge", "lgbm-fair", "catboost-multilogloss", "catboost-lossguide", "xgb-unfitted",
-        "lgbm-unfitted", "catboost-unfitted",
+        "xgb-hinge", "lgbm-fair", "catboost-multilogloss-one-label", "catboost-yetirank", "catboost-lossguide",
+        "xgb-unfitted", "lgbm-unfitted", "catboost-unfitted",
     ],
 )
 def test_unsupported_models_are_refused_by_name(make: Any, message: str) -> None:
@@ -1421,14 +1425,15 @@ def _with_nan_rows(X: Any) -> Any:
     return X
 
 
-def _catboost_fitted(kind: str, how: str, loss: str, X: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
-    """A CatBoost model of ``loss`` fitted ``how`` (the class, the core class, in a pipeline, on a frame with an
-    integer categorical column), and the sample it converts from."""
+def _catboost_fitted(kind: str, how: str, loss: str, X: np.ndarray, y: np.ndarray,
+                     **settings: Any) -> tuple[Any, Any]:
+    """A CatBoost model of ``loss`` (and ``settings``) fitted ``how`` (the class, the core class, in a pipeline, on a
+    frame with an integer categorical column), and the sample it converts from."""
     import pandas as pd
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    params = {"iterations": 20, "loss_function": loss, "thread_count": 1, **CATBOOST_QUIET}
+    params = {"iterations": 20, "loss_function": loss, "thread_count": 1, **CATBOOST_QUIET, **settings}
     made = catboost.CatBoostRegressor if kind == "regressor" else catboost.CatBoostClassifier
     if how == "core":
         return catboost.CatBoost(params).fit(X, y), X
@@ -1520,15 +1525,101 @@ def test_a_catboost_rmse_with_uncertainty_regressor_answers_its_mean_and_varianc
     np.testing.assert_allclose(got[0], expected, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("loss", ["MultiRMSE", "RMSEWithUncertainty"])
+def _multi_label_data() -> tuple[np.ndarray, np.ndarray]:
+    """Features (float32, NaN in some rows) and an ``[N,3]`` 0/1 label matrix; the raw values of the models fitted on
+    them stay 5e-4 or more from 0 (and 1.6e-3 from the logit of 0.7), far beyond float32's error, so each label
+    compares exactly."""
+    from sklearn.datasets import make_multilabel_classification
+
+    X, Y = make_multilabel_classification(n_samples=300, n_features=8, n_classes=3, random_state=0)
+    return X.astype(np.float32), Y
+
+
+@pytest.mark.parametrize(("loss", "how"), [("MultiLogloss", "class"), ("MultiCrossEntropy", "class"),
+                                           ("MultiLogloss", "core"), ("MultiCrossEntropy", "pipeline"),
+                                           ("MultiLogloss", "categorical")])
+def test_a_catboost_multi_label_classifier_answers_each_labels_sigmoid_and_its_labels(loss: str, how: str) -> None:
+    # predict_proba is each label's sigmoid [N,k], predict the int64 [N,k] labels; CatBoost's export writes a
+    # softmax over the labels and one label per row: it was refused
+    X, Y = _multi_label_data()
+    # one-hot splits only: CatBoost's JSON export loses which label a CTR counts (refused, below)
+    settings = {"one_hot_max_size": 255} if how == "categorical" else {}
+    model, sample = _catboost_fitted("classifier", how, loss, _with_nan_rows(X), Y, **settings)
+    data = _with_nan_rows(sample)
+    if how == "core":
+        label, proba = model.predict(data, prediction_type="Class"), model.predict(data, prediction_type="Probability")
+    else:
+        label, proba = model.predict(data), model.predict_proba(data)
+    assert label.shape == proba.shape == (len(data), 3) and label.dtype == np.int64
+    for target in ("container", "sql-edge-2.0", "sql-edge-1.0"):
+        report = og.validate(og.convert(model, sample, target=target), target=target, reference=model, data=data)
+        assert report.passed, str(report)
+    got_label, got_proba = _run(og.convert(model, sample), data)
+    assert got_label.dtype == np.int64 and got_label.tolist() == label.tolist()
+    np.testing.assert_allclose(got_proba, proba, atol=1e-6)  # float32 sigmoids of float32 sums
+
+
+@pytest.mark.parametrize("how", ["class", "pipeline"])
+def test_a_catboost_multi_label_classifier_labels_by_its_probability_threshold(how: str) -> None:
+    # set_probability_threshold moves a multi-label model's labels too (kept in its .cbm)
+    X, Y = _multi_label_data()
+    model, sample = _catboost_fitted("classifier", how, "MultiLogloss", X, Y)
+    at_half = model.predict(X)
+    (model.steps[-1][1] if how == "pipeline" else model).set_probability_threshold(0.7)
+    assert (model.predict(X) != at_half).sum() > 20
+    conv = og.convert(model, sample)
+    assert og.validate(conv, reference=model, data=X).passed
+    assert _run(conv, X)[0].tolist() == model.predict(X).tolist()
+
+
+def test_a_catboost_multi_label_file_answering_otherwise_fails_validate() -> None:
+    # the export's own softmax over the labels, and labels by the raw value above 0.5 (a probability of 0.62)
+    import onnx
+
+    X, Y = _multi_label_data()
+    model, _ = _catboost_fitted("classifier", "class", "MultiLogloss", X, Y)
+    conv = og.convert(model, X)
+    softmax, moved = onnx.ModelProto(), onnx.ModelProto()
+    softmax.CopyFrom(conv.model)
+    moved.CopyFrom(conv.model)
+    (sigmoid,) = [n for n in softmax.graph.node if n.op_type == "Sigmoid"]
+    sigmoid.op_type = "Softmax"
+    sigmoid.attribute.append(onnx.helper.make_attribute("axis", 1))
+    (greater,) = [n for n in moved.graph.node if n.op_type == "Greater"]
+    (border,) = [i for i in moved.graph.initializer if i.name == greater.input[1]]
+    border.CopyFrom(onnx.numpy_helper.from_array(np.asarray(0.5, dtype=np.float32), border.name))
+    assert og.validate(conv, reference=model, data=X).passed
+    for edited, output in ((softmax, "probabilities"), (moved, "label")):
+        result = og.validate(edited, reference=model, data=X).check("prediction_parity")
+        assert not result and f"output '{output}'" in result.message
+
+
+def test_a_catboost_multi_label_classifier_splitting_on_ctrs_is_refused_saying_why() -> None:
+    # CatBoost's JSON export writes the 3 labels' CTRs under one name with one table of counts: converted, the
+    # file's probabilities were 0.15 off predict_proba and 13% of its labels wrong
+    X, Y = _multi_label_data()
+    model, sample = _catboost_fitted("classifier", "categorical", "MultiLogloss", X, Y)
+    with pytest.raises(og.UnsupportedModelError, match=r"CTRs of a MultiLogloss model.*which label's counts a split "
+                                                      r"reads is lost. Refit with one_hot_max_size=255"):
+        og.convert(model, sample)
+
+
+@pytest.mark.parametrize("loss", ["MultiRMSE", "RMSEWithUncertainty", "MultiLogloss"])
 def test_a_catboost_multi_output_cbm_converts_and_validates_through_the_cli(
         loss: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from onnxgate.cli import main
 
     monkeypatch.chdir(tmp_path)
-    X, y = _data("diabetes")
-    Y = np.c_[y / 100, X[:, 0] * 10] if loss == "MultiRMSE" else y / 100
-    model = catboost.CatBoostRegressor(iterations=20, loss_function=loss, thread_count=1, **CATBOOST_QUIET).fit(X, Y)
+    if loss == "MultiLogloss":  # the .cbm keeps its probability threshold: the labels of raw > logit(0.7)
+        X, Y = _multi_label_data()
+        X = _with_nan_rows(X)
+        model = catboost.CatBoostClassifier(iterations=20, loss_function=loss, thread_count=1, **CATBOOST_QUIET)
+        model.fit(X, Y).set_probability_threshold(0.7)
+    else:
+        X, y = _data("diabetes")
+        Y = np.c_[y / 100, X[:, 0] * 10] if loss == "MultiRMSE" else y / 100
+        model = catboost.CatBoostRegressor(iterations=20, loss_function=loss, thread_count=1, **CATBOOST_QUIET)
+        model.fit(X, Y)
     model.save_model("model.cbm")
     data = _with_nan_rows(X)
     np.save("X.npy", data)
