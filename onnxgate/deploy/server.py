@@ -884,8 +884,9 @@ class OpenInference:
                                            f"(true); element {at} is {int(octets[at])}")
             else:
                 if "shared_memory_region" in params:
-                    raise _V2Error(400, _no_shared_memory(f"input {name!r}", "send its values in 'data', or as "
-                                                          "binary_data_size bytes after the JSON"))
+                    raise _V2Error(400, _no_shared_memory(f"input {name!r}", "drop parameters.shared_memory_region "
+                                                          "and send its values in 'data', or as binary_data_size "
+                                                          "bytes after the JSON"))
                 if "data" not in tensor:
                     raise _V2Error(400, f"input {name!r} has neither 'data' nor parameters.binary_data_size")
                 arr = (self._json_values(name, tensor["data"], shape) if by_value
