@@ -464,13 +464,15 @@ def describe_unreachable(path: str | os.PathLike[str], what: str, err: OSError |
             "(copy it to a local disk if it lives on a network mount)")
 
 
-def link_note(path: str | os.PathLike[str]) -> str:
+def link_note(path: str | os.PathLike[str], *, folder: bool = False) -> str:
     """What an output path refused as existing is when it is a symbolic link, to follow its name in the message;
-    ``""`` when it is not one.
+    ``""`` when it is not one. ``folder``: the output written is a folder (a package), not a file.
 
     Writing with --force (``overwrite=True``) writes where the link points and keeps the link, as ``> link`` and
     ``cp x link`` do; a refusal naming only the link left the user to find out which file, elsewhere, --force would
-    overwrite. A link to nothing says so, as ``ls`` shows nothing there to open.
+    overwrite. A link to nothing says so, as ``ls`` shows nothing there to open. A link to a folder where a file is
+    written (or to a pipe or device), or to a file where a folder is, is named without that promise: --force refuses
+    it too, saying why.
 
     Examples
     --------
@@ -484,7 +486,10 @@ def link_note(path: str | os.PathLike[str]) -> str:
     if not p.exists():
         return f" (a symbolic link to {pointing!r}, which does not exist)"
     real = p.resolve()
-    does = "write into" if real.is_dir() else "overwrite"
+    if not (real.is_dir() if folder else real.is_file()):
+        what = "the folder" if real.is_dir() else "the file" if real.is_file() else "the pipe or device"
+        return f" (a symbolic link to {pointing!r}, {what} {str(real)!r})"
+    does = "write into" if folder else "overwrite"
     return f" (a symbolic link to {pointing!r}: --force would {does} {str(real)!r} and keep the link)"
 
 

@@ -1135,8 +1135,8 @@ def write_folder_atomically(folder: str | os.PathLike[str], files: Mapping[str, 
     from onnxgate._files import link_note
 
     target = Path(folder).absolute()
-    refusal = (f"{str(target)!r}{link_note(target)} is not empty; refusing to write into it. Pass overwrite=True "
-               "(CLI: --force) or choose a new folder.")
+    refusal = (f"{str(target)!r}{link_note(target, folder=True)} is not empty; refusing to write into it. Pass "
+               "overwrite=True (CLI: --force) or choose a new folder.")
     if target.is_symlink() and target.is_dir():
         target = target.resolve()  # written where the link points, as a file is (atomic_write); the link stays
     with staged_folder(target, overwrite=overwrite, refusal=refusal) as stage:

@@ -491,9 +491,8 @@ def run(args: argparse.Namespace) -> int:
                                "replace the data; write them elsewhere", path=str(args.out))
     if occupied(out) and not args.force:
         # refused before any work is done, so a long scoring run is not wasted
-        raise OutputExistsError(f"{str(out)!r}{link_note(out)} exists; pass --force to overwrite it or choose another "
-                                "path",
-                                path=str(out))
+        raise OutputExistsError(f"{str(out)!r}{link_note(out, folder=bool(args.spark))} exists; pass --force to "
+                                "overwrite it or choose another path", path=str(out))
     if "://" not in str(args.out) and out.exists() and out.is_dir() != bool(args.spark):
         # --force replaces what score writes, a file (or a folder with --spark), never the other kind: a folder's
         # contents would go with it. Said before Spark starts, not after (helper-125)

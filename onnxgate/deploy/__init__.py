@@ -86,8 +86,8 @@ def package(
                                 f"(e.g. -o {folder.stem or 'model'}_pkg)", path=str(folder))
     if folder.is_dir() and any(folder.iterdir()) and not overwrite:
         raise OutputExistsError(
-            f"{str(folder)!r}{link_note(folder)} is not empty; refusing to write into it. Pass overwrite=True "
-            "(CLI: --force) or choose a new folder.",
+            f"{str(folder)!r}{link_note(folder, folder=True)} is not empty; refusing to write into it. Pass "
+            "overwrite=True (CLI: --force) or choose a new folder.",
             path=str(folder),
         )
     return _packager_for(tgt)(model, target=tgt, out=folder, reference=reference, data=data,

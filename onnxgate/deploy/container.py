@@ -151,8 +151,8 @@ def package_container(
     folder = Path(out)
     if folder.is_dir() and any(folder.iterdir()) and not overwrite:
         raise OutputExistsError(
-            f"{str(folder)!r}{link_note(folder)} is not empty; refusing to write into it. Pass overwrite=True "
-            "(CLI: --force) or choose a new folder.",
+            f"{str(folder)!r}{link_note(folder, folder=True)} is not empty; refusing to write into it. Pass "
+            "overwrite=True (CLI: --force) or choose a new folder.",
             path=str(folder),
         )
     if isinstance(model, Conversion):  # each of its own that is not given, as a SQL package (data= alone was dropped)

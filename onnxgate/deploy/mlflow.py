@@ -190,8 +190,8 @@ def package_mlflow(
     folder = Path(out)
     if folder.is_dir() and any(folder.iterdir()) and not overwrite:
         raise OutputExistsError(
-            f"{str(folder)!r}{link_note(folder)} is not empty; refusing to write into it. Pass overwrite=True "
-            "(CLI: --force) or choose a new folder.",
+            f"{str(folder)!r}{link_note(folder, folder=True)} is not empty; refusing to write into it. Pass "
+            "overwrite=True (CLI: --force) or choose a new folder.",
             path=str(folder),
         )
     if hasattr(model, "source") and hasattr(model, "sample"):  # each of its own not given, as a SQL package

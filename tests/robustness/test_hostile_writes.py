@@ -184,6 +184,39 @@ def test_an_output_that_is_a_symbolic_link_is_refused_naming_the_file_force_woul
         assert real.stat().st_size > 3
 
 
+@pytest.mark.parametrize("command", ["score", "save"])
+def test_a_link_to_a_folder_where_a_file_is_written_promises_no_force_that_refuses(
+        iris_files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        command: str) -> None:
+    """Before: "'out' (a symbolic link to 'elsewhere/d': --force would write into '.../elsewhere/d' and keep the
+    link) exists", and --force then refused it: a file is never written over a folder. The link and its folder are
+    named, without the promise."""
+    monkeypatch.chdir(tmp_path)
+    real = tmp_path / "elsewhere" / "d"
+    real.mkdir(parents=True)
+    Path("out").symlink_to("elsewhere/d")
+    said = f"'out' (a symbolic link to 'elsewhere/d', the folder {str(real)!r}) exists"
+    if command == "save":
+        from sklearn.datasets import load_iris
+        from sklearn.linear_model import LogisticRegression
+
+        rows, y = load_iris(return_X_y=True)
+        conversion = og.convert(LogisticRegression(max_iter=300).fit(rows, y), rows[:10])
+        with pytest.raises(og.OutputExistsError) as refused:
+            conversion.save("out")
+        assert said in str(refused.value) and "--force would" not in str(refused.value), refused.value
+        with pytest.raises(IsADirectoryError):
+            conversion.save("out", overwrite=True)
+    else:
+        args = [arg.format(d=iris_files) for arg in LINKED_OUTPUTS["score"][0]]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert said in err and "--force would" not in err, err
+        assert main([*args, "--force"]) == 2
+        assert "'out' is a folder, and score writes a file" in capsys.readouterr().err
+    assert os.readlink("out") == "elsewhere/d" and list(real.iterdir()) == []
+
+
 # -- item 10: kill -9 during package ----------------------------------------------------------
 
 _SLOW_PACKAGE = """
