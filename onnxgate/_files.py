@@ -45,6 +45,7 @@ __all__ = [
     "describe_unreachable",
     "input_limit",
     "is_hdf5_file",
+    "link_loops",
     "link_note",
     "occupied",
     "read_regular_file",
@@ -483,6 +484,8 @@ def link_note(path: str | os.PathLike[str], *, folder: bool = False) -> str:
     if not p.is_symlink():
         return ""
     pointing = os.readlink(p)
+    if link_loops(p):
+        return f" (a symbolic link to {pointing!r}, which leads back to itself)"
     if not p.exists():
         return f" (a symbolic link to {pointing!r}, which does not exist)"
     real = p.resolve()
@@ -491,6 +494,15 @@ def link_note(path: str | os.PathLike[str], *, folder: bool = False) -> str:
         return f" (a symbolic link to {pointing!r}, {what} {str(real)!r})"
     does = "write into" if folder else "overwrite"
     return f" (a symbolic link to {pointing!r}: --force would {does} {str(real)!r} and keep the link)"
+
+
+def link_loops(path: str | os.PathLike[str]) -> bool:
+    """``path`` is a symbolic link that loops (back to itself, or through more than 40 links)."""
+    try:
+        os.stat(path)
+    except OSError as err:
+        return err.errno == errno.ELOOP
+    return False
 
 
 def dangling_link(path: str | os.PathLike[str]) -> str | None:

@@ -1047,7 +1047,7 @@ def atomic_write(path: str | os.PathLike[str], *, overwrite: bool = False, mode:
     OutputExistsError
         ``path`` exists and ``overwrite`` is false.
     """
-    from onnxgate._files import link_note, occupied
+    from onnxgate._files import link_loops, link_note, occupied
 
     target = Path(path)
     if occupied(target) and not overwrite:
@@ -1058,6 +1058,10 @@ def atomic_write(path: str | os.PathLike[str], *, overwrite: bool = False, mode:
         )
     if target.is_dir():
         raise IsADirectoryError(errno.EISDIR, "it is a folder, not a file", str(target))
+    if target.is_symlink() and not target.exists() and link_loops(target):
+        # Path.resolve raised "RuntimeError: Symlink loop" (Python 3.11), an unexpected error to the CLI
+        raise OSError(errno.ELOOP, "it is a symbolic link that leads back to itself; point it at a file with "
+                      "'ln -sfn REAL_PATH LINK', or give another path", str(path))
     if target.is_symlink() and (target.is_file() or not target.exists()):
         # write where the link points, as `> link` does (a link to nothing yet too: replacing it with a file lost the
         # user's link); the link stays

@@ -217,6 +217,23 @@ def test_a_link_to_a_folder_where_a_file_is_written_promises_no_force_that_refus
     assert os.readlink("out") == "elsewhere/d" and list(real.iterdir()) == []
 
 
+
+def test_a_symbolic_link_loop_as_an_output_is_refused_saying_so_with_force_too(
+        iris_files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: "'out' (a symbolic link to 'again', which does not exist) exists", and --force then ended in
+    "unexpected RuntimeError: Symlink loop ... please report it"."""
+    monkeypatch.chdir(tmp_path)
+    Path("out").symlink_to("again")
+    Path("again").symlink_to("out")
+    args = [arg.format(d=iris_files) for arg in LINKED_OUTPUTS["convert"][0]]
+    assert main(args) == 2
+    assert "'out' (a symbolic link to 'again', which leads back to itself) exists" in capsys.readouterr().err
+    assert main([*args, "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "it is a symbolic link that leads back to itself" in err and "unexpected" not in err, err
+    assert err.count("\n") == 1, err
+    assert os.readlink("out") == "again" and os.readlink("again") == "out"
+
 # -- item 10: kill -9 during package ----------------------------------------------------------
 
 _SLOW_PACKAGE = """
