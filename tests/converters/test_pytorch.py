@@ -1857,7 +1857,6 @@ def test_a_float16_cumsum_is_summed_in_float32_as_torch(opset: int, dtype: Any, 
     np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), rtol=1e-3, atol=0.05)
 
 
-
 class _RowSum(torch.nn.Module):
     def forward(self, x: Any) -> Any:
         return x.sum(1, keepdim=True)

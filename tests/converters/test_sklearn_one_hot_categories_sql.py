@@ -513,7 +513,6 @@ def test_an_ordinal_encoder_with_values_of_its_own_for_sql_edge_reads_the_codes(
                 og.validate(conv, target=TARGET, reference=model, data=_with_unseen_and_missing(frame, missing=False))
 
 
-
 @pytest.mark.parametrize("encoder", ["TargetEncoder", "OrdinalEncoder", "OneHotEncoder(handle_unknown='ignore')"])
 def test_an_unseen_category_where_minus_one_is_the_learnt_missing_one_is_refused_saying_so(encoder: str) -> None:
     """Fitted on a colour column with gaps, the encoder learnt a missing category, whose code -1 is for SQL Edge:
