@@ -363,10 +363,13 @@ class CatBoostConverter(BoostingConverter):
             return _in_output_order(["label", "probabilities"], [label, proba], signature)
         # the core CatBoost class predicts the raw value by default, CatBoostRegressor exp(raw) for Poisson and
         # Tweedie and [mean, variance] for RMSEWithUncertainty: the file answers the latter (the expected value,
-        # the variance), whichever class read the model
+        # the variance), whichever class read the model. Asked through the core class: CatBoostRanker.predict
+        # (the raw score) takes no prediction_type
+        import catboost
+
         loss = loss_of(model)
         kind = "Exponent" if loss in _EXPONENT_LOSSES else loss if loss == _UNCERTAINTY else "RawFormulaVal"
-        answer = model.predict(X, prediction_type=kind)
+        answer = catboost.CatBoost.predict(model, X, prediction_type=kind)
         return _in_output_order(["predictions"], [np.asarray(answer).reshape(len(X), -1)], signature)
 
 

@@ -1629,3 +1629,19 @@ def test_a_catboost_multi_output_cbm_converts_and_validates_through_the_cli(
                      "--data", "X.npy"]) == 0
     got = _run(og.convert(catboost.CatBoost().load_model("model.cbm"), X), data)[0]
     np.testing.assert_allclose(got, model.predict(data), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["QueryRMSE", "QuerySoftMax", "StochasticFilter", "LambdaMart"])
+def test_a_catboost_ranker_of_a_query_loss_converts_and_validates_against_its_predict(loss: str) -> None:
+    # losses of query groups whose names hold neither 'Rank' nor 'Pair': CatBoost's export answers the raw score
+    # predict does (within 1e-7); CatBoostRanker.predict takes no prediction_type, and validate failed on the
+    # reference ("unexpected keyword argument 'prediction_type'"), nothing compared
+    X, y = _data("diabetes")
+    relevance = np.digitize(y, np.quantile(y, [0.25, 0.5, 0.75])).astype(np.float64)
+    model = catboost.CatBoostRanker(iterations=20, loss_function=loss, thread_count=1, **CATBOOST_QUIET)
+    model.fit(catboost.Pool(X, relevance, group_id=np.arange(len(y)) // 10))
+    conv = og.convert(model, X)
+    report = og.validate(conv, reference=model, data=X)
+    assert report.passed, str(report)
+    (got,) = _run(conv, X)
+    np.testing.assert_allclose(got.reshape(-1), model.predict(X), rtol=1e-5, atol=1e-5)  # float32 sums of leaves
