@@ -13,8 +13,9 @@ floor of any conversion, whose ratio to the direct call the note gives (no goal:
 goal cannot be met). ``--quick`` converts two scikit-learn entries only; ``--boosting`` the
 XGBoost/LightGBM/CatBoost entries only (``python -m bench.bench_convert --boosting --quick``); ``--pytorch`` the
 PyTorch entries only. For PyTorch a second row compares with the floor (no goal): the direct export plus the ONNX
-checker, one forward() on 2 rows and an onnxruntime session run at 2 and 3 rows, which ``og.convert`` needs to
-refuse a sample that does not fit and a file whose batch axis is not dynamic.
+checker, one forward() on 2 rows (on one thread for a small model, as ``og.convert`` runs its probes:
+``one_thread_if_small``) and an onnxruntime session run at 2 and 3 rows, which ``og.convert`` needs to refuse a
+sample that does not fit and a file whose batch axis is not dynamic.
 
 With ``--boosting`` (not ``--quick``), each library's classifier is also measured at the library's own default size
 (``XGBClassifier()``: 100 trees of depth 6, ``LGBMClassifier()``: 100 trees of 31 leaves, ``CatBoostClassifier()``:
@@ -101,13 +102,15 @@ def _direct_pytorch(model: Any, sample: Any, opset: int, ml_opset: int) -> Calla
 
 def _pytorch_floor(model: Any, sample: Any, direct: Callable[[], Any]) -> Callable[[], Any]:
     """The direct export plus what ``og.convert`` of a PyTorch module cannot do without and not do: the ONNX checker
-    on the file, one forward() on the sample's first 2 rows (the probe that tells a data error from an exporter's),
-    and an onnxruntime session (no graph optimisations, one thread) run at 2 and 3 rows (the proof that the file's
-    batch axis is dynamic)."""
+    on the file, one forward() on the sample's first 2 rows (the probe that tells a data error from an exporter's; on
+    one intra-op thread for a small model, as og.convert runs it), and an onnxruntime session (no graph
+    optimisations, one thread) run at 2 and 3 rows (the proof that the file's batch axis is dynamic)."""
     import numpy as np
     import onnx
     import onnxruntime as ort
     import torch
+
+    from onnxgate.converters._torch_common import one_thread_if_small
 
     head = torch.as_tensor(sample[:2], dtype=torch.float32)
     feeds = [head.numpy(), np.concatenate([head.numpy(), head.numpy()[:1]])]
@@ -115,7 +118,7 @@ def _pytorch_floor(model: Any, sample: Any, direct: Callable[[], Any]) -> Callab
     def floor() -> Any:
         data = direct()
         onnx.checker.check_model(data)
-        with torch.no_grad():
+        with torch.no_grad(), one_thread_if_small(model, (head,)):
             model(head)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL

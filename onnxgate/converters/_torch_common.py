@@ -36,6 +36,7 @@ __all__ = [
     "data_writes",
     "eval_mode",
     "model_kind",
+    "one_thread_if_small",
     "quiet_exporters",
     "storage_pointer",
     "torch_module",
@@ -115,6 +116,62 @@ def model_kind(model: Any) -> str:
         f"{type(model).__module__}.{type(model).__qualname__}",
         framework="pytorch",
     )
+
+
+#: A probe (forward() on the sample's first rows) of at most this much work runs on one intra-op thread
+#: (:func:`one_thread_if_small`): about 2-20 ms on one core for the largest, where a second thread cannot save more
+#: than its start-up costs on a busy machine.
+ONE_THREAD_PROBE_WORK = 20_000_000
+
+
+@contextlib.contextmanager
+def one_thread_if_small(model: Any, tensors: tuple[Any, ...]) -> Iterator[None]:
+    """Meanwhile, torch computes on one intra-op thread, when ``model`` on ``tensors`` is small work: its weights'
+    elements times the tensors' elements, which bounds the multiply-adds of a dense, convolutional or recurrent
+    layer, is at most :data:`ONE_THREAD_PROBE_WORK`. Then the number of threads is put back.
+
+    Each operator of a forward() on torch's default threads starts them and waits for them: on a machine whose
+    cores are busy with other work, the wait is the scheduler's (a forward() of the zoo's MLP on 2 rows took a
+    median 16.8 ms of wall time on 2 threads, 0.37 ms on one, on 2 cores at load 8), and on an idle one, a
+    probe this small gains nothing from a second thread (0.35 ms of CPU time either way). A larger model keeps
+    every thread: its probe is work they share. Process-wide like ``torch.set_num_threads``, which only the calling
+    thread's OpenMP reads: another thread that makes its first torch call meanwhile keeps one thread.
+    """
+    torch = torch_module()
+    threads = torch.get_num_threads()
+    if threads == 1 or not _small_work(model, tensors):
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _small_work(model: Any, tensors: tuple[Any, ...]) -> bool:
+    """Whether ``model``'s weights' elements times ``tensors``' elements are at most :data:`ONE_THREAD_PROBE_WORK`;
+    the weights are counted only up to that bound (a large model's are not all walked)."""
+    torch = torch_module()
+    elements = sum(t.numel() for t in tensors if isinstance(t, torch.Tensor))
+    budget = ONE_THREAD_PROBE_WORK // max(elements, 1)
+    if isinstance(model, torch.export.ExportedProgram):
+        weights: Any = [*model.state_dict.values(), *model.constants.values()]
+    elif isinstance(model, torch.nn.Module):
+        weights = (*model.parameters(), *model.buffers())
+    else:
+        return False
+    total = 0
+    for weight in weights:
+        if not isinstance(weight, torch.Tensor):
+            continue
+        try:
+            total += weight.numel()
+        except Exception:  # an uninitialised lazy parameter: its size is not known
+            return False
+        if total > budget:
+            return False
+    return True
 
 
 #: ``torch.nn.Module.train`` and ``.eval``, once torch is imported (:func:`eval_mode`).

@@ -41,6 +41,7 @@ from onnxgate.converters._torch_common import (
     data_writes,
     eval_mode,
     model_kind,
+    one_thread_if_small,
     quiet_exporters,
     storage_pointer,
     torch_module,
@@ -2479,11 +2480,14 @@ def _convert_quietly(
     args, implied, warns = _sample_tensors(model, sample)
     _refuse_baked_training(model, kind)
     warns.extend(_training_mode_notes(model))
-    probe, outputs = _dry_run(model, args, whole=kind == "program")
     grown: list[Any] = []  # forward() on the probe and one row more: its outputs or its error
-    warns.extend(_buffer_update_notes(model, probe, grown))
-    use_dynamo = _avoid_dynamo_on_data_writes(model, opset, dynamo, use_dynamo, warns)
-    _refuse_rows_on_axis_one(model, args, probe, outputs)
+    # the probes (the sample is run whole only when they fail) on the probe's rows and one more, or the whole
+    # sample of an ExportedProgram
+    with one_thread_if_small(model, args if kind == "program" else _head(args, PROBE_ROWS + 1)):
+        probe, outputs = _dry_run(model, args, whole=kind == "program")
+        warns.extend(_buffer_update_notes(model, probe, grown))
+        use_dynamo = _avoid_dynamo_on_data_writes(model, opset, dynamo, use_dynamo, warns)
+        _refuse_rows_on_axis_one(model, args, probe, outputs)
     leaves = torch_leaves(outputs)
     in_names = io_names(input_names if input_names is not None else implied, "input", len(args), "input")
     if output_names is None:

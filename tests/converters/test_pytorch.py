@@ -718,6 +718,45 @@ def test_a_forward_that_updates_a_buffer_leaves_the_module_as_it_was_and_says_so
     assert report.passed
 
 
+class _ThreadsSeen(torch.nn.Module):
+    """A linear layer of ``width`` features that records how many threads torch computes on, per batch size."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(width, 2)
+        self.seen: dict[int, set[int]] = {}
+
+    def forward(self, x: Any) -> Any:
+        self.seen.setdefault(len(x), set()).add(torch.get_num_threads())
+        return self.fc(x)
+
+
+@pytest.fixture()
+def two_threads() -> Any:
+    """torch on 2 intra-op threads meanwhile (the test runner may have set one), then as it was."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_a_small_model_is_probed_on_one_thread_and_a_large_one_on_all(two_threads: None) -> None:
+    # a 2-row probe on torch's threads waited for the scheduler on a busy machine: 16.8 ms of wall time, 0.37 ms
+    # on one thread, for the zoo's MLP; a large model's probe is work the threads share
+    sample = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    small = _ThreadsSeen(4).eval()
+    og.convert(small, sample, opset=15)
+    assert small.seen[2] == small.seen[3] == {1}  # the probe, and the probe grown by a row
+    assert small.seen[6] == {2}  # the export's trace of the whole sample, as torch.onnx.export runs it
+    assert torch.get_num_threads() == 2
+    large = _ThreadsSeen(4000).eval()  # 8,000 weights times 3 rows of 4,000 elements: above the bound
+    og.convert(large, np.ones((6, 4000), np.float32), opset=15)
+    assert large.seen[2] == large.seen[3] == {2}
+    with pytest.raises(InvalidDataError):  # a sample that does not fit: the whole sample is run, then refused
+        og.convert(small, np.ones((6, 5), np.float32), opset=15)
+    assert torch.get_num_threads() == 2  # the user's threads are put back, after a refusal too
+
+
 class _WithTable(torch.nn.Module):
     """A linear layer beside a buffer of ``size`` floats forward() reads one value of, or a sparse buffer."""
 
