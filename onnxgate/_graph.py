@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from onnxgate._onnx import node_subgraphs
+from onnxgate._onnx import all_graphs, node_subgraphs
 
 if TYPE_CHECKING:
     import onnx
@@ -85,6 +85,12 @@ def graph_names(graph: onnx.GraphProto) -> set[str]:
         names.update(node.output)
         names.add(node.name)
     return names
+
+
+def model_names(graph: onnx.GraphProto) -> set[str]:
+    """:func:`graph_names` of ``graph`` and of its subgraphs: a name new to all of them hides no value a body
+    reads from its outer scope."""
+    return set().union(*(graph_names(sub) for sub in all_graphs(graph)))
 
 
 def _readers(graph: Any) -> dict[str, list[Any]]:
@@ -312,10 +318,32 @@ def label_as_classes(proto: Any, classes: Any) -> bool:
 
 def redirect_output(graph: Any, name: str, inner: str) -> None:
     """Make graph output ``name`` an inner tensor ``inner``: the node writing it, and any reading it, use
-    ``inner`` instead, so a node appended after them can write ``name`` from it."""
+    ``inner`` instead, so a node appended after them can write ``name`` from it. ``inner`` is a name new to the
+    graph and its bodies (:func:`model_names`).
+
+    A reader inside an If/Loop/Scan body (a body reads the main graph's values by name) is one too: left
+    reading ``name``, an If branch read the appended node's answer, written after the If, where the checker
+    refuses the order and onnxruntime gave the branch that answer in place of the value it read.
+    """
     for node in graph.node:
         node.output[:] = [inner if n == name else n for n in node.output]
         node.input[:] = [inner if n == name else n for n in node.input]
+        for _, body in node_subgraphs(node):
+            _read_outer_instead(body, name, inner)
+
+
+def _read_outer_instead(body: Any, name: str, other: str) -> None:
+    """Every node of ``body`` and of its own bodies that reads the outer-scope value ``name`` reads ``other``
+    instead; none where the body declares ``name`` itself, which hides the outer one. (A body may not return an
+    outer value as its output: the checker and onnxruntime refuse it.)"""
+    own = {vi.name for vi in body.input} | {init.name for init in body.initializer}
+    own |= {init.values.name for init in body.sparse_initializer}
+    if name in own or any(name in node.output for node in body.node):
+        return
+    for node in body.node:
+        node.input[:] = [other if n == name else n for n in node.input]
+        for _, inner_body in node_subgraphs(node):
+            _read_outer_instead(inner_body, name, other)
 
 
 def output_after(graph: Any, name: str, op: str, inputs: Sequence[Any] = (None,), *, was: str, node: str,
@@ -329,7 +357,7 @@ def output_after(graph: Any, name: str, op: str, inputs: Sequence[Any] = (None,)
     """
     from onnx import helper, numpy_helper
 
-    taken = graph_names(graph)
+    taken = model_names(graph)
     inner = unique_name(f"{name}_{was}", taken)
     redirect_output(graph, name, inner)
     fed: list[str] = []
@@ -676,7 +704,7 @@ def refuse_negative_gather_ids(proto: Any, is_lookup: Any, *, subgraphs: bool = 
     import onnx
     from onnx import helper, numpy_helper
 
-    from onnxgate._onnx import all_graphs, canonical_domain, model_opsets
+    from onnxgate._onnx import canonical_domain, model_opsets
 
     main = proto.graph
     if model_opsets(proto).get("", 0) < 9:
@@ -696,7 +724,7 @@ def refuse_negative_gather_ids(proto: Any, is_lookup: Any, *, subgraphs: bool = 
         inferred = graphs
     types = {vi.name: vi.type.tensor_type.elem_type
              for graph in [*graphs, *inferred] for vi in [*graph.input, *graph.value_info]}
-    taken = set().union(*(graph_names(graph) for graph in all_graphs(main)))
+    taken = model_names(main)
     guarded = 0
     for graph, node in lookups:
         index = node.input[1]

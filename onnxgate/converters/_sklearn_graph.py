@@ -158,7 +158,7 @@ def probabilities_per_row(proto: Any, model: Any, opset: int) -> None:
     import numpy as np
     from onnx import helper, numpy_helper
 
-    from onnxgate._graph import graph_names, output_after, redirect_output, unique_name
+    from onnxgate._graph import model_names, output_after, redirect_output, unique_name
 
     final = final_step(model)
     classes = getattr(final, "classes_", None)
@@ -182,7 +182,7 @@ def probabilities_per_row(proto: Any, model: Any, opset: int) -> None:
         output_after(graph, out.name, "Reshape", [None, np.asarray([-1, sum(widths)], dtype=np.int64)],
                      was="per_target", node="side_by_side")
     else:
-        taken = graph_names(graph)
+        taken = model_names(graph)
         stacked = unique_name(f"{out.name}_per_target", taken)
         redirect_output(graph, out.name, stacked)
 
@@ -479,9 +479,9 @@ def _exact_after(graph: Any, name: str, op: str, dtype: Any) -> None:
     import numpy as np
     from onnx import helper, numpy_helper
 
-    from onnxgate._graph import graph_names, redirect_output, unique_name
+    from onnxgate._graph import model_names, redirect_output, unique_name
 
-    taken = graph_names(graph)
+    taken = model_names(graph)
     x = unique_name(f"{name}_{op.split()[1]}", taken)
     redirect_output(graph, name, x)
 
@@ -507,9 +507,9 @@ def _power_inverse(graph: Any, name: str, method: str, lambdas: Any, dtype: Any)
     import numpy as np
     from onnx import helper, numpy_helper
 
-    from onnxgate._graph import graph_names, redirect_output, unique_name
+    from onnxgate._graph import model_names, redirect_output, unique_name
 
-    taken = graph_names(graph)
+    taken = model_names(graph)
     x = unique_name(f"{name}_power", taken)
     redirect_output(graph, name, x)
 

@@ -217,9 +217,9 @@ class _ProtoWriter:
     finished graph (a TransformedTargetRegressor's inverse is written after skl2onnx is done)."""
 
     def __init__(self, graph: Any, prefix: str) -> None:
-        from onnxgate._graph import graph_names
+        from onnxgate._graph import model_names
 
-        self.graph, self.prefix, self.taken = graph, prefix, graph_names(graph)
+        self.graph, self.prefix, self.taken = graph, prefix, model_names(graph)
 
     def const(self, value: Any, dtype: Any = None, name: str = "const") -> str:
         import numpy as np
