@@ -186,6 +186,14 @@ def _sigmoid_in_loop(narrow: bool):
                           helper.make_node("Loop", ["once", "go", "x"], ["y"], body=body)])
 
 
+def _sigmoid_in_scan(narrow: bool):
+    """y = Sigmoid(x) in the body of a Scan over x's rows, one row its scanned input."""
+    vi = helper.make_tensor_value_info
+    body = helper.make_graph(_sigmoid_nodes("scan", "row", "row_out", narrow), "body",
+                             [vi("row", TensorProto.DOUBLE, [1])], [vi("row_out", TensorProto.DOUBLE, [1])])
+    return _double_model([helper.make_node("Scan", ["x"], ["y"], body=body, num_scan_inputs=1)])
+
+
 def _sigmoid64(feeds):
     return [1 / (1 + np.exp(-feeds["x"]))]
 
@@ -203,12 +211,13 @@ X_WIDE = np.linspace(-6, 6, 49).reshape(-1, 1)
 @pytest.mark.parametrize("build, narrow, source, computes", [
     (_sigmoid_in_if, "then_narrow", "x", "then_sigmoid"),
     (_sigmoid_in_loop, "body_narrow", "carried", "body_sigmoid"),
-], ids=["If branch", "Loop body"])
+    (_sigmoid_in_scan, "scan_narrow", "row", "scan_sigmoid"),
+], ids=["If branch", "Loop body", "Scan body"])
 def test_float32_inside_a_body_is_found_as_in_the_main_graph(build, narrow, source, computes):
-    """A Cast to float32 inside an If branch or a Loop body rounds the rows as one in the main graph does (within
-    float64's tolerances of the double Sigmoid, so parity alone passes it): without a record it is said, with a
-    conversion's record that does not list it the file fails, naming the body's nodes; the same bodies in double
-    are found clean."""
+    """A Cast to float32 inside an If branch or a Loop or Scan body rounds the rows as one in the main graph does
+    (within float64's tolerances of the double Sigmoid, so parity alone passes it): without a record it is said,
+    with a conversion's record that does not list it the file fails, naming the body's nodes; the same bodies in
+    double are found clean."""
     said = _parity(og.validate(build(True), reference=_sigmoid64, data=X_WIDE))
     assert said.passed
     assert f"the file computes node '{computes}' in float32 between double input and output" in said.message
@@ -220,7 +229,8 @@ def test_float32_inside_a_body_is_found_as_in_the_main_graph(build, narrow, sour
     assert clean.passed and "float32_in_double" not in clean.details
 
 
-@pytest.mark.parametrize("build", [_sigmoid_in_if, _sigmoid_in_loop], ids=["If branch", "Loop body"])
+@pytest.mark.parametrize("build", [_sigmoid_in_if, _sigmoid_in_loop, _sigmoid_in_scan],
+                         ids=["If branch", "Loop body", "Scan body"])
 def test_float32_written_in_a_body_for_sql_edge_1_0_is_said_and_declared(build):
     """sql-edge-1.0's onnxruntime has no double Sigmoid: adapt computes the body's Sigmoid in float32 between
     Casts. Of a file without a record validate says so, as of the main graph's; of a converted file (a record),
