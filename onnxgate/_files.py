@@ -45,6 +45,7 @@ __all__ = [
     "describe_unreachable",
     "input_limit",
     "is_hdf5_file",
+    "link_loop_refusal",
     "link_loops",
     "link_note",
     "occupied",
@@ -503,6 +504,35 @@ def link_loops(path: str | os.PathLike[str]) -> bool:
     except OSError as err:
         return err.errno == errno.ELOOP
     return False
+
+
+def link_loop_refusal(path: str | os.PathLike[str], *, folder: bool = False, flag: str = "") -> str | None:
+    """Why an output cannot be written at ``path``, when it, or a folder on its way, is a symbolic link that loops
+    (``ln -s a b; ln -s b a``); None when none does. ``folder``: the output written is a folder. ``flag``: the option
+    that named ``path`` (``"--json"``), to begin the message with.
+
+    Every writer meets the loop differently: ``Path.resolve`` raised "RuntimeError: Symlink loop" (an unexpected
+    error to the CLI: validate's reports, score --out), ``mkdir`` "File exists" (zoo export), a staging folder "Not a
+    directory" (package), and "exists; pass --force" was no fix (--force cannot write through a loop either).
+
+    Examples
+    --------
+    >>> link_loop_refusal("out", flag="--json")  # doctest: +SKIP
+    "--json 'out' is a symbolic link that leads back to itself (to 'b'); remove it (rm out) or point it at a file: ln
+    -sfn TARGET out"
+    """
+    import shlex
+
+    if not link_loops(path):
+        return None
+    given = Path(path)
+    loop = next(p for p in [*reversed(given.parents), given] if link_loops(p))
+    shown = f"{flag} {str(given)!r}".lstrip()
+    kind = "folder" if folder or loop != given else "file"
+    link = shlex.quote(str(loop))
+    where = f"{shown}" if loop == given else f"{shown}: {str(loop)!r}"
+    return (f"{where} is a symbolic link that leads back to itself (to {os.readlink(loop)!r}); remove it (rm {link}) "
+            f"or point it at a {kind}: ln -sfn TARGET {link}")
 
 
 def dangling_link(path: str | os.PathLike[str]) -> str | None:

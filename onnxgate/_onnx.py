@@ -1045,11 +1045,14 @@ def atomic_write(path: str | os.PathLike[str], *, overwrite: bool = False, mode:
     Raises
     ------
     OutputExistsError
-        ``path`` exists and ``overwrite`` is false.
+        ``path`` exists and ``overwrite`` is false, or it (or a folder on its way) is a symbolic link that loops.
     """
-    from onnxgate._files import link_loops, link_note, occupied
+    from onnxgate._files import link_loop_refusal, link_note, occupied
 
     target = Path(path)
+    looping = link_loop_refusal(target)
+    if looping is not None:  # before "exists; pass overwrite=True": that cannot write through a loop either
+        raise OutputExistsError(looping, path=str(target))
     if occupied(target) and not overwrite:
         raise OutputExistsError(
             f"{str(target)!r}{link_note(target)} exists; refusing to overwrite it. Pass overwrite=True (CLI: --force) "
@@ -1058,10 +1061,6 @@ def atomic_write(path: str | os.PathLike[str], *, overwrite: bool = False, mode:
         )
     if target.is_dir():
         raise IsADirectoryError(errno.EISDIR, "it is a folder, not a file", str(target))
-    if target.is_symlink() and not target.exists() and link_loops(target):
-        # Path.resolve raised "RuntimeError: Symlink loop" (Python 3.11), an unexpected error to the CLI
-        raise OSError(errno.ELOOP, "it is a symbolic link that leads back to itself; point it at a file with "
-                      "'ln -sfn REAL_PATH LINK', or give another path", str(path))
     if target.is_symlink() and (target.is_file() or not target.exists()):
         # write where the link points, as `> link` does (a link to nothing yet too: replacing it with a file lost the
         # user's link); the link stays
@@ -1132,12 +1131,16 @@ def write_folder_atomically(folder: str | os.PathLike[str], files: Mapping[str, 
     Raises
     ------
     OutputExistsError
-        ``folder`` is not empty and ``overwrite`` is false.
+        ``folder`` is not empty and ``overwrite`` is false, or it (or a folder on its way) is a symbolic link that
+        loops.
     OSError
         Writing failed (a full disk...); the error names ``folder``, not the staging folder.
     """
-    from onnxgate._files import link_note
+    from onnxgate._files import link_loop_refusal, link_note
 
+    looping = link_loop_refusal(folder, folder=True)
+    if looping is not None:
+        raise OutputExistsError(looping, path=os.fspath(folder))
     target = Path(folder).absolute()
     refusal = (f"{str(target)!r}{link_note(target, folder=True)} is not empty; refusing to write into it. Pass "
                "overwrite=True (CLI: --force) or choose a new folder.")

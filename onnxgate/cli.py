@@ -106,6 +106,23 @@ def _empty_path(parser: argparse.ArgumentParser, args: argparse.Namespace) -> ar
     return None
 
 
+def _looping_output(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+    """Why the first output of the command given (one of :data:`OUTPUT_ARGUMENTS`) cannot be written, when it, or a
+    folder on its way, is a symbolic link that loops; else None. One check for every writer, before any work: each
+    met the loop its own way ("unexpected RuntimeError: Symlink loop" from validate --json and score --out, "File
+    exists" from zoo export). An option whose metavar is ``DIR`` writes a folder."""
+    from onnxgate._files import link_loop_refusal
+
+    for action in _command_parser(parser, args)._actions:
+        value = getattr(args, action.dest, None)
+        if action.dest in OUTPUT_ARGUMENTS and isinstance(value, str) and "://" not in value:
+            refusal = link_loop_refusal(value, folder=action.metavar == "DIR",
+                                        flag="/".join(action.option_strings) or action.dest)
+            if refusal is not None:
+                return refusal
+    return None
+
+
 def _command_named(argv: Sequence[str]) -> str | None:
     """The subcommand ``argv`` runs, when nothing but ``--debug`` comes before it; else None (no command, an
     unknown one, or ``--help``/``--version`` first, which the whole parser answers)."""
@@ -142,6 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _one_line(f"onnxgate {args.command}: error: {name} is empty: expected {expected}, found "
                   f"{getattr(args, empty.dest)!r}. Give one (an unset shell variable reads as '')"
                   f"{', or leave the option out' if optional else ''}")
+        return EXIT_USAGE
+    looping = _looping_output(parser, args)
+    if looping is not None:
+        _one_line(f"onnxgate {args.command}: error: {looping}")
         return EXIT_USAGE
     from onnxgate.errors import OnnxGateError
 

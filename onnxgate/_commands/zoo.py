@@ -21,7 +21,7 @@ def register(sub: Any) -> None:
                      "flip lives)."),
     )
     ep.add_argument("name", help="a zoo entry's name (onnxgate zoo list shows them)")
-    ep.add_argument("-o", "--output", required=True, help="folder to write (must be empty or new)")
+    ep.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write (must be empty or new)")
     ep.add_argument("--opset", type=int, help="opset of the ONNX file (default: the framework's)")
     ep.add_argument("--force", action="store_true", help="write into a non-empty folder")
     ep.set_defaults(run=run_export)

@@ -217,22 +217,68 @@ def test_a_link_to_a_folder_where_a_file_is_written_promises_no_force_that_refus
     assert os.readlink("out") == "elsewhere/d" and list(real.iterdir()) == []
 
 
+LOOPED_OUTPUTS = {  # each option that names what a command writes, writing to "{out}"
+    "convert -o": ["convert", "{d}/model.skops", "--sample", "{d}/sample.npy", "-o", "{out}"],
+    "validate --json": ["validate", "{d}/model.onnx", "--json", "{out}"],
+    "validate --junit": ["validate", "{d}/model.onnx", "--junit", "{out}"],
+    "validate --markdown": ["validate", "{d}/model.onnx", "--markdown", "{out}"],
+    "validate --html": ["validate", "{d}/model.onnx", "--html", "{out}"],
+    "score --out": ["score", "{d}/model.onnx", "--data", "{d}/rows.parquet", "--out", "{out}"],
+    "sweep --json": ["sweep", "{d}/model.skops", "--sample", "{d}/sample.npy", "--opsets", "13", "--json", "{out}"],
+    "sweep --html": ["sweep", "{d}/model.skops", "--sample", "{d}/sample.npy", "--opsets", "13", "--html", "{out}"],
+    "package -o": ["package", "{d}/model.onnx", "--target", "container", "-o", "{out}"],
+    "zoo export -o": ["zoo", "export", "sklearn-iris-logreg", "-o", "{out}"],
+}
 
+
+@pytest.mark.parametrize("through", [False, True], ids=["the-link", "a-path-through-it"])
+@pytest.mark.parametrize("command", list(LOOPED_OUTPUTS))
 def test_a_symbolic_link_loop_as_an_output_is_refused_saying_so_with_force_too(
-        iris_files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """Before: "'out' (a symbolic link to 'again', which does not exist) exists", and --force then ended in
-    "unexpected RuntimeError: Symlink loop ... please report it"."""
+        iris_files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        command: str, through: bool) -> None:
+    """``ln -s again out; ln -s out again``. Before: validate's reports and score --out ended in "unexpected
+    RuntimeError: Symlink loop ... please report it" (Path.resolve), zoo export in "'out': File exists", package in
+    "'.out.<pid>.partial/out': Not a directory", convert and sweep in "exists; pass --force", which then failed too."""
     monkeypatch.chdir(tmp_path)
     Path("out").symlink_to("again")
     Path("again").symlink_to("out")
-    args = [arg.format(d=iris_files) for arg in LINKED_OUTPUTS["convert"][0]]
-    assert main(args) == 2
-    assert "'out' (a symbolic link to 'again', which leads back to itself) exists" in capsys.readouterr().err
-    assert main([*args, "--force"]) == 2
-    err = capsys.readouterr().err
-    assert "it is a symbolic link that leads back to itself" in err and "unexpected" not in err, err
-    assert err.count("\n") == 1, err
+    out = "out/report" if through else "out"
+    args = [arg.format(d=iris_files, out=out) for arg in LOOPED_OUTPUTS[command]]
+    kind = "folder" if through or command.startswith(("package", "zoo")) else "file"
+    said = ("'out/report': 'out'" if through else "'out'") + (" is a symbolic link that leads back to itself (to "
+                                                             f"'again'); remove it (rm out) or point it at a {kind}: "
+                                                             "ln -sfn TARGET out")
+    for force in ([], ["--force"]):
+        assert main([*args, *force]) == 2
+        err = capsys.readouterr().err
+        assert said in err and err.count("\n") == 1, err
     assert os.readlink("out") == "again" and os.readlink("again") == "out"
+    assert sorted(os.listdir()) == ["again", "out"]
+
+
+@pytest.mark.parametrize("writer", ["save", "package"])
+def test_a_symbolic_link_loop_given_to_the_library_is_refused_saying_so(
+        iris_files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: str) -> None:
+    """Conversion.save and og.package (atomic_write, write_folder_atomically), without the CLI's check before them:
+    before, Conversion.save(overwrite=True) raised "RuntimeError: Symlink loop" and og.package "NotADirectoryError"
+    naming its staging folder."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    monkeypatch.chdir(tmp_path)
+    Path("out").symlink_to("again")
+    Path("again").symlink_to("out")
+    rows, y = load_iris(return_X_y=True)
+    kind = "file" if writer == "save" else "folder"
+    said = f"'out' is a symbolic link that leads back to itself .*point it at a {kind}: ln -sfn TARGET out"
+    for overwrite in (False, True):
+        with pytest.raises(og.OutputExistsError, match=said):
+            if writer == "save":
+                og.convert(LogisticRegression(max_iter=300).fit(rows, y), rows[:10]).save("out", overwrite=overwrite)
+            else:
+                og.package(iris_files / "model.onnx", target="container", out="out", overwrite=overwrite)
+    assert sorted(os.listdir()) == ["again", "out"]
+
 
 # -- item 10: kill -9 during package ----------------------------------------------------------
 
