@@ -30,7 +30,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from onnxgate.errors import OnnxGateError
+from onnxgate.errors import OnnxGateError, OutputExistsError
 
 __all__ = [
     "CONFIG_LIMIT_ENV",
@@ -50,6 +50,7 @@ __all__ = [
     "link_note",
     "occupied",
     "read_regular_file",
+    "refuse_filled_folder",
 ]
 
 INPUT_LIMIT_ENV = "ONNXGATE_MAX_INPUT_MB"
@@ -495,6 +496,25 @@ def link_note(path: str | os.PathLike[str], *, folder: bool = False) -> str:
         return f" (a symbolic link to {pointing!r}, {what} {str(real)!r})"
     does = "write into" if folder else "overwrite"
     return f" (a symbolic link to {pointing!r}: --force would {does} {str(real)!r} and keep the link)"
+
+
+def refuse_filled_folder(folder: str | os.PathLike[str], *, overwrite: bool) -> None:
+    """Refuse to write a package into ``folder`` when it holds anything and ``overwrite`` is false, naming where a
+    symbolic link leads (:func:`link_note`). The one refusal of ``og.package``, each packager and
+    ``write_folder_atomically``, which had each written it out.
+
+    Raises
+    ------
+    OutputExistsError
+        ``folder`` is a folder (or a link to one) that is not empty, and ``overwrite`` is false.
+    """
+    path = Path(folder)
+    if not overwrite and path.is_dir() and any(path.iterdir()):
+        raise OutputExistsError(
+            f"{str(path)!r}{link_note(path, folder=True)} is not empty; refusing to write into it. Pass "
+            "overwrite=True (CLI: --force) or choose a new folder.",
+            path=str(path),
+        )
 
 
 def link_loops(path: str | os.PathLike[str]) -> bool:

@@ -1136,17 +1136,16 @@ def write_folder_atomically(folder: str | os.PathLike[str], files: Mapping[str, 
     OSError
         Writing failed (a full disk...); the error names ``folder``, not the staging folder.
     """
-    from onnxgate._files import link_loop_refusal, link_note
+    from onnxgate._files import link_loop_refusal, refuse_filled_folder
 
     looping = link_loop_refusal(folder, folder=True)
     if looping is not None:
         raise OutputExistsError(looping, path=os.fspath(folder))
+    refuse_filled_folder(folder, overwrite=overwrite)
     target = Path(folder).absolute()
-    refusal = (f"{str(target)!r}{link_note(target, folder=True)} is not empty; refusing to write into it. Pass "
-               "overwrite=True (CLI: --force) or choose a new folder.")
     if target.is_symlink() and target.is_dir():
         target = target.resolve()  # written where the link points, as a file is (atomic_write); the link stays
-    with staged_folder(target, overwrite=overwrite, refusal=refusal) as stage:
+    with staged_folder(target, overwrite=overwrite) as stage:
         stage.mkdir()
         for rel, content in files.items():
             path = stage / rel
@@ -1166,8 +1165,7 @@ def write_folder_atomically(folder: str | os.PathLike[str], files: Mapping[str, 
 
 
 @contextmanager
-def staged_folder(folder: str | os.PathLike[str], *, overwrite: bool = False, refusal: str | None = None
-                  ) -> Iterator[Path]:
+def staged_folder(folder: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
     """A path beside ``folder`` (not yet created) for a writer that makes a whole folder itself (Spark's
     Parquet writer), renamed to ``folder`` when the block succeeds. If the block fails, what it wrote
     is removed and ``folder`` is left as it was: never a half-written folder, and an old one is lost
@@ -1176,7 +1174,7 @@ def staged_folder(folder: str | os.PathLike[str], *, overwrite: bool = False, re
     Raises
     ------
     OutputExistsError
-        ``folder`` is not empty and ``overwrite`` is false (``refusal``, if given, is its message).
+        ``folder`` is not empty and ``overwrite`` is false.
     """
     target = Path(folder).absolute()
     try:
@@ -1187,8 +1185,8 @@ def staged_folder(folder: str | os.PathLike[str], *, overwrite: bool = False, re
     if target.exists() and not target.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, "it is a file, not a folder", str(target))
     if target.is_dir() and any(target.iterdir()) and not overwrite:
-        raise OutputExistsError(refusal or f"{str(target)!r} exists; pass --force to overwrite it or choose another "
-                                "path", path=str(target))
+        raise OutputExistsError(f"{str(target)!r} exists; pass --force to overwrite it or choose another path",
+                                path=str(target))
     try:
         cwd: Path | None = Path.cwd().resolve()
     except OSError:  # the working directory was deleted

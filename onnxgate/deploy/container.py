@@ -33,11 +33,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from onnxgate._files import link_note
+from onnxgate._files import refuse_filled_folder
 from onnxgate._graph import NAN_AWARE_OPS, reaches_nan_aware_node
 from onnxgate._onnx import runnable, serialize, write_folder_atomically
 from onnxgate.conversion import Conversion
-from onnxgate.errors import OutputExistsError, PackagingError, ValidationFailedError
+from onnxgate.errors import PackagingError, ValidationFailedError
 
 __all__ = [
     "DEFAULT_MAX_ROWS",
@@ -149,12 +149,7 @@ def package_container(
     if unknown:
         raise PackagingError(f"unknown container option(s) {unknown}; expected some of {list(OPTIONS)}")
     folder = Path(out)
-    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
-        raise OutputExistsError(
-            f"{str(folder)!r}{link_note(folder, folder=True)} is not empty; refusing to write into it. Pass "
-            "overwrite=True (CLI: --force) or choose a new folder.",
-            path=str(folder),
-        )
+    refuse_filled_folder(folder, overwrite=overwrite)
     if isinstance(model, Conversion):  # each of its own that is not given, as a SQL package (data= alone was dropped)
         reference = model.source if reference is None else reference
         data = model.sample if data is None else data

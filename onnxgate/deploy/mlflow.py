@@ -74,9 +74,9 @@ from pathlib import Path, PosixPath, WindowsPath
 from typing import Any
 
 from onnxgate._category_codes import missing_refused_reason
-from onnxgate._files import link_note
+from onnxgate._files import refuse_filled_folder
 from onnxgate._onnx import model_name, write_folder_atomically
-from onnxgate.errors import OutputExistsError, PackagingError, missing_dependency
+from onnxgate.errors import PackagingError, missing_dependency
 from onnxgate.signature import (
     BY_INPUT_METADATA_KEYS,
     CATEGORY_CODES_METADATA_KEY,
@@ -188,12 +188,7 @@ def package_mlflow(
         raise PackagingError(f"unknown mlflow option(s) {unknown}; expected some of {list(OPTIONS)}")
     require_mlflow()
     folder = Path(out)
-    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
-        raise OutputExistsError(
-            f"{str(folder)!r}{link_note(folder, folder=True)} is not empty; refusing to write into it. Pass "
-            "overwrite=True (CLI: --force) or choose a new folder.",
-            path=str(folder),
-        )
+    refuse_filled_folder(folder, overwrite=overwrite)
     if hasattr(model, "source") and hasattr(model, "sample"):  # each of its own not given, as a SQL package
         reference = model.source if reference is None else reference
         data = model.sample if data is None else data

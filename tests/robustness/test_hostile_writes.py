@@ -280,6 +280,47 @@ def test_a_symbolic_link_loop_given_to_the_library_is_refused_saying_so(
     assert sorted(os.listdir()) == ["again", "out"]
 
 
+FILLED_FOLDER_WRITERS = {  # each writer of a package, writing the iris model into "out"
+    "og.package": lambda model: og.package(model, target="container", out="out"),
+    "package_container": lambda model: _packager("container")(model, out="out"),
+    "package_mlflow": lambda model: _packager("mlflow")(model, out="out"),
+    "write_folder_atomically": lambda model: _write_folder("out", {"model.onnx": model.read_bytes()}),
+}
+
+
+def _packager(name: str) -> Any:
+    """``package_<name>`` of ``onnxgate.deploy.<name>``, called directly (not through og.package), for its target."""
+    from functools import partial
+
+    from onnxgate.targets import resolve_target
+
+    module = importlib.import_module(f"onnxgate.deploy.{name}")
+    return partial(getattr(module, f"package_{name}"), target=resolve_target(name))
+
+
+def _write_folder(folder: str, files: dict[str, bytes]) -> Path:
+    from onnxgate._onnx import write_folder_atomically
+
+    return write_folder_atomically(folder, files)
+
+
+@pytest.mark.parametrize("writer", list(FILLED_FOLDER_WRITERS))
+def test_every_package_writer_refuses_a_folder_that_is_not_empty_in_the_same_words(
+        iris_files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: str) -> None:
+    """One refusal, written once: write_folder_atomically (the SQL packager's only check when called directly) named
+    the folder by its absolute path where the others name it as given."""
+    if writer == "package_mlflow" and importlib.util.find_spec("mlflow") is None:
+        pytest.skip("mlflow is not installed (onnxgate[mlflow])")
+    monkeypatch.chdir(tmp_path)
+    Path("out").mkdir()
+    Path("out/notes.txt").write_text("mine")
+    with pytest.raises(og.OutputExistsError) as refused:
+        FILLED_FOLDER_WRITERS[writer](iris_files / "model.onnx")
+    assert str(refused.value) == ("'out' is not empty; refusing to write into it. Pass overwrite=True (CLI: --force) "
+                                  "or choose a new folder.")
+    assert os.listdir("out") == ["notes.txt"]
+
+
 # -- item 10: kill -9 during package ----------------------------------------------------------
 
 _SLOW_PACKAGE = """
