@@ -6,6 +6,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from onnxgate._files import link_note
 from onnxgate.errors import OutputExistsError
 
 __all__ = ["export", "save_data"]
@@ -39,15 +40,21 @@ def export(name: str, out: Path, *, opset: int | None = None, overwrite: bool = 
     from onnxgate.zoo import get
 
     entry = get(name)
+    if out.exists() and not out.is_dir():  # was "cannot use 'out': Not a directory"
+        raise OutputExistsError(f"{str(out)!r}{link_note(out, folder=True)} is a file; export into a folder: give -o "
+                                "a new or empty folder", path=str(out))
     if (out / "manifest.json").is_file():
         # a deployment package: its model.onnx replaced, the package no longer matches its own manifest (helper-95)
         raise OutputExistsError(
-            f"{str(out)!r} holds a deployment package (manifest.json); export the zoo model to another folder",
+            f"{str(out)!r}{link_note(out, folder=True)} holds a deployment package (manifest.json); export the zoo "
+            "model to another folder",
             path=str(out),
         )
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise OutputExistsError(
-            f"{str(out)!r} is not empty; pass --force (overwrite=True) or choose a new folder", path=str(out)
+            f"{str(out)!r}{link_note(out, folder=True)} is not empty; pass --force (overwrite=True) or choose a new "
+            "folder",
+            path=str(out),
         )
     model, X, _y = entry.build()
     sample = X[:SAMPLE_ROWS]

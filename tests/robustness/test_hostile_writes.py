@@ -321,6 +321,36 @@ def test_every_package_writer_refuses_a_folder_that_is_not_empty_in_the_same_wor
     assert os.listdir("out") == ["notes.txt"]
 
 
+@pytest.mark.parametrize("leads_to", ["a file", "a folder"])
+@pytest.mark.parametrize("command", ["package", "zoo export"])
+def test_a_folder_output_given_as_a_symbolic_link_is_refused_naming_where_it_leads(
+        iris_files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        command: str, leads_to: str) -> None:
+    """Before: package -o at a link to a file said "'out' is a file", zoo export -o "'out': Not a directory" and, at
+    a link to a folder, "'out' is not empty": neither named the file or folder elsewhere that --force would touch."""
+    monkeypatch.chdir(tmp_path)
+    real = tmp_path / "elsewhere" / "x"
+    real.parent.mkdir()
+    if leads_to == "a folder":
+        real.mkdir()
+        (real / "notes.txt").write_text("mine")
+        said = f"'out' (a symbolic link to 'elsewhere/x': --force would write into {str(real)!r} and keep the link)"
+    else:
+        real.write_text("mine")
+        said = f"'out' (a symbolic link to 'elsewhere/x', the file {str(real)!r}) is a file"
+    Path("out").symlink_to("elsewhere/x")
+    args = (["package", f"{iris_files}/model.onnx", "--target", "container", "-o", "out"] if command == "package"
+            else ["zoo", "export", "sklearn-iris-logreg", "-o", "out"])
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert said in err and err.count("\n") == 1, err
+    assert os.readlink("out") == "elsewhere/x"
+    assert (real / "notes.txt" if leads_to == "a folder" else real).read_text() == "mine"
+    if command == "zoo export" and leads_to == "a folder":
+        assert main([*args, "--force"]) == 0, capsys.readouterr().err
+        assert os.readlink("out") == "elsewhere/x" and (real / "model.onnx").is_file()
+
+
 # -- item 10: kill -9 during package ----------------------------------------------------------
 
 _SLOW_PACKAGE = """
