@@ -5,8 +5,12 @@ Policy:
 * ``CatBoostClassifier``, ``CatBoostRegressor`` and the core ``CatBoost`` class (classification
   losses ``Logloss``/``CrossEntropy``/``MultiClass``/``MultiClassOneVsAll``, a regression loss, or a multi-target
   one ``MultiRMSE``/``MultiRMSEWithMissingValues``/``MultiQuantile``, or a multi-label one
-  ``MultiLogloss``/``MultiCrossEntropy``; ranking losses are refused by name). Where CatBoost's export
-  writes another answer than ``predict``, the graph is completed: ``Poisson`` and ``Tweedie`` answer
+  ``MultiLogloss``/``MultiCrossEntropy``), and ``CatBoostRanker`` or the core class of a ranking loss (``YetiRank``,
+  ``YetiRankPairwise``, ``PairLogit``, ``PairLogitPairwise``, ``QueryRMSE``, ``QuerySoftMax``, ``StochasticFilter``,
+  ``StochasticRank``, ``LambdaMart``, ``GroupQuantile``), whose export answers the raw score ``predict`` does, as a
+  regressor's. Refused by name: a ``CatBoostClassifier`` holding a ranker's or regressor's model (loaded from its
+  file; it has no classes and its predict fails), and a loss named ``Multi...`` other than those above. Where
+  CatBoost's export writes another answer than ``predict``, the graph is completed: ``Poisson`` and ``Tweedie`` answer
   ``exp(raw)`` (an Exp after the trees: ``CatBoostRegressor.predict``, the core class's
   ``prediction_type='Exponent'``), ``MultiClassOneVsAll`` the per-class sigmoids of the raw values (rows not
   summing to 1, as ``predict_proba``) and the class of the largest, where the export wrote their softmax;
@@ -206,7 +210,18 @@ class CatBoostConverter(BoostingConverter):
                 "the predictions where they are used, or refit.",
                 framework=self.framework,
             )
+        loss = loss_of(model)
         classes = getattr(model, "classes_", None) if hasattr(model, "predict_proba") else None
+        if classes is not None and len(classes) == 0 and loss not in _CLASSIFICATION_LOSSES + MULTI_LABEL_LOSSES:
+            # CatBoostClassifier().load_model of a ranker's or regressor's file: converted, the file answered its
+            # score, and validate stopped on the reference (helper-423)
+            raise UnsupportedModelError(
+                f"{type(model).__name__} holds a {loss!r} model, a ranker's or regressor's, which has no "
+                "classes: its predict and predict_proba fail in CatBoost ('index 0 is out of bounds'), so there is "
+                "no answer for a file to match. Load the file into catboost.CatBoost, CatBoostRanker or "
+                "CatBoostRegressor, whose predict answers its score: that converts, as 'predictions' [N,1]",
+                framework=self.framework,
+            )
         kind = getattr(getattr(classes, "dtype", None), "kind", "")
         if kind == "b":
             raise UnsupportedModelError(
@@ -222,15 +237,14 @@ class CatBoostConverter(BoostingConverter):
                 "y.astype(str)) and map them back where they are used.",
                 framework=self.framework,
             )
-        loss = loss_of(model)
-        if ("Rank" in loss or "Pair" in loss or loss.startswith("Multi")) and (
-                loss not in _CLASSIFICATION_LOSSES + _MULTI_TARGET_LOSSES + MULTI_LABEL_LOSSES):
+        if loss.startswith("Multi") and loss not in _CLASSIFICATION_LOSSES + _MULTI_TARGET_LOSSES + MULTI_LABEL_LOSSES:
+            # a multi-output loss a later CatBoost may add: every one checked so far needed its export rewritten
+            # (ZipMap, softmax) to answer as predict does
             raise UnsupportedModelError(
-                f"CatBoost loss {loss!r} is not supported: ranking losses have no ONNX form in "
-                "CatBoost's export that answers as its predict does. Supported: classification losses "
-                f"{list(_CLASSIFICATION_LOSSES)}, multi-label ones {list(MULTI_LABEL_LOSSES)}, regression losses "
-                f"(RMSE, MAE, Quantile, Huber, MAPE, Poisson, Tweedie, {_UNCERTAINTY}...) and multi-target ones "
-                f"{list(_MULTI_TARGET_LOSSES)}. Fit a regressor of the relevance instead and rank by its prediction.",
+                f"CatBoost loss {loss!r} is not supported: onnxgate has not checked what CatBoost's export of this "
+                "multi-output loss answers against its predict. Supported multi-output losses: classification "
+                f"{list(_CLASSIFICATION_LOSSES)}, multi-label {list(MULTI_LABEL_LOSSES)}, multi-target "
+                f"{list(_MULTI_TARGET_LOSSES)}",
                 framework=self.framework,
             )
         if loss in MULTI_LABEL_LOSSES and _label_count(model) < 2:
