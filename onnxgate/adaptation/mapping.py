@@ -33,6 +33,7 @@ __all__ = [
     "original_feeds",
     "outputs_off_record",
     "set_metadata",
+    "split_outputs",
 ]
 
 #: ``metadata_props`` key holding the JSON mapping from the original model to the adapted one.
@@ -83,6 +84,14 @@ def adaptation_of(model: Any) -> dict[str, Any] | None:
         if prop.key == ADAPT_METADATA_KEY:
             return dict(json.loads(prop.value))
     return None
+
+
+def split_outputs(model: Any) -> frozenset[str]:
+    """The outputs of an adapted model that each hold one column of an output of several columns (a multi-label
+    classifier's [N,k] labels as ``label_0`` ... ``label_{k-1}``, a classifier's probabilities one per class);
+    empty for a model not adapted."""
+    outputs = (adaptation_of(model) or {}).get("outputs") or {}
+    return frozenset(str(new) for columns in outputs.values() if len(columns) > 1 for new, _index in columns)
 
 
 def boolean_columns(model: Any) -> frozenset[str]:

@@ -34,7 +34,7 @@ import hashlib
 import math
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from onnxgate._onnx import runnable
@@ -2458,9 +2458,11 @@ def parity_result(
             "label_name_hints": list(LABEL_NAME_HINTS),
         },
     }
+    from onnxgate.adaptation.mapping import split_outputs
     from onnxgate.signature import output_class_labels
 
-    seen = classes_seen(accs, classes, None if model is None else output_class_labels(model))
+    seen = classes_seen(accs, classes, None if model is None else output_class_labels(model),
+                        split=frozenset() if model is None else split_outputs(model))
     if seen is not None:
         evidence["classes_seen"] = seen
     off_record = None
@@ -2572,18 +2574,25 @@ ROUNDING_MAX_REL = 1e-2
 
 
 def classes_seen(accs: Sequence[OutputAccumulator], classes: Sequence[Any] | None,
-                 labels: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any] | None:
+                 labels: Mapping[str, Sequence[str]] | None = None,
+                 split: Collection[str] = ()) -> dict[str, Any] | None:
     """How many of a classifier reference's ``classes`` it answered on the data: ``{"classes": n, "seen": k,
     "output": name, "not_seen": [...]}`` (the first :data:`CLASSES_NOT_SEEN_SHOWN` classes never answered), read
     from the first label output's confusion table whose reference labels are all among ``classes``; None without
     classes or such a table. ``labels``: the text of each code of the outputs that return text labels as codes
-    (:func:`onnxgate.signature.output_class_labels`), whose table counts the codes."""
+    (:func:`onnxgate.signature.output_class_labels`), whose table counts the codes. ``split``: the outputs that
+    each hold one column of a wider output (:func:`onnxgate.adaptation.mapping.split_outputs`), never read.
+
+    Only a label of one value per row answers one of ``classes``. A multi-label classifier's label is [N,k], k
+    labels of 0 or 1, and its ``classes_`` names the k labels (OneVsRestClassifier's, CatBoost's MultiLogloss):
+    read as classes, its 0/1 looked like 2 of 4 classes answered. Its own confusion table is not kept (several
+    values per row), but a SQL target splits it into k outputs of one value each, told by ``split``."""
     if not classes:
         return None
     known = set(classes)
     for acc in accs:
         counts = acc.confusion
-        if acc.mode != "exact" or not counts or not acc.rows:
+        if acc.mode != "exact" or not counts or not acc.rows or acc.name in split:
             continue
         answered = {theirs for theirs, _ in counts}  # each reference label counted was answered at least once
         texts = (labels or {}).get(acc.name)

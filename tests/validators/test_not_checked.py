@@ -137,6 +137,24 @@ def test_classes_never_answered_are_listed(hgb):
     assert "classes" not in _keys(og.validate(conv, reference=model, data=X, search=10))
 
 
+@pytest.mark.parametrize("target", ["onnxruntime", "sql-edge-1.0"])
+def test_a_multi_label_classifier_is_not_said_to_leave_classes_unanswered(target):
+    # a multi-label classifier's classes_ names its 4 labels; its label is [N,4] of 0/1, which a SQL target splits
+    # into label_0..label_3: read as classes, the 0s and 1s said "2 of 4 classes as a label" were never answered
+    from sklearn.datasets import make_multilabel_classification
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+
+    X, Y = make_multilabel_classification(n_samples=300, n_features=8, n_classes=4, random_state=0)
+    X = X.astype(np.float32)
+    model = OneVsRestClassifier(LogisticRegression(max_iter=1000)).fit(X, Y)
+    assert model.classes_.tolist() == [0, 1, 2, 3]
+    parity = og.validate(og.convert(model, X, target=target), target=target, reference=model,
+                         data=X).check("prediction_parity")
+    assert parity.passed and "labels seen" not in parity.message, parity.message
+    assert "classes_seen" not in parity.details and "classes" not in [i["key"] for i in parity.details["not_checked"]]
+
+
 @pytest.fixture(scope="module")
 def colors():
     import pandas as pd
