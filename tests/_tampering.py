@@ -343,6 +343,21 @@ def large_batch_failure(edited: Any, model: Any, X: Any) -> Any:
     return parity_check
 
 
+def columns_swapped(model: Any, output: str, first: int, second: int, width: int) -> Any:
+    """A copy of ``model`` (an ``onnx.ModelProto``) whose [N, ``width``] output ``output`` returns its columns
+    ``first`` and ``second`` in each other's place (a Gather on axis 1): the same values per row, under other
+    columns (a multi-label classifier's two labels' probabilities swapped)."""
+    import numpy as np
+    import onnx
+
+    edited, _kind, converted = _output_renamed(model, output)
+    order = list(range(width))
+    order[first], order[second] = second, first
+    edited.graph.initializer.append(onnx.numpy_helper.from_array(np.asarray(order, dtype=np.int64), "swapped_order"))
+    edited.graph.node.append(onnx.helper.make_node("Gather", [converted, "swapped_order"], [output], axis=1))
+    return edited
+
+
 def _output_renamed(model: Any, output: str) -> tuple[Any, int, str]:
     """A copy of ``model`` whose nodes write ``output`` under another name, for an edit to compute ``output`` from it:
     the copy, ``output``'s element type and the new name."""

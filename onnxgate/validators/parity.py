@@ -2438,6 +2438,7 @@ def parity_result(
 
             result = dataclasses.replace(result, passed=False, note=retyped)
         results.append(result)
+    results = _without_argmax_of_several_labels(results)
     compared = [r for r in results if r.shape_status != "not compared"]
     evidence: dict[str, Any] = {
         "rows": done,
@@ -2571,6 +2572,24 @@ ROUNDING_ROWS = 0.1
 ROUNDING_MEDIAN_REL = 1e-3
 #: ...or a largest one above this: rounding that moves that many rows moves each by far less.
 ROUNDING_MAX_REL = 1e-2
+
+
+def _without_argmax_of_several_labels(results: list[OutputComparison]) -> list[OutputComparison]:
+    """``results`` without the argmax evidence ("argmax differs on N rows") when a label output holds several values
+    per row: a multi-label classifier's [N,k] of 0/1 (CatBoost MultiLogloss, OneVsRestClassifier or ClassifierChain
+    on a [N,k] y), a multi-output classifier's [N,t]. Its probabilities are k independent ones, or t distributions
+    side by side, never one distribution per row, so the column of the largest is no answer of the model's; the
+    label output's own rows that differ tell which labels flipped.
+
+    The rule reads the label, not the probabilities: a multi-class classifier's label is one value per row, whatever
+    its probabilities sum to (raw scores, a calibration's), so it keeps its argmax. A model beside whose scores an
+    integer output holds several values per row (a top-k) loses it too: less is said, nothing false."""
+    several = any(r.mode == "exact" and r.shape_status != "not compared" and r.expected_shape is not None
+                  and math.prod(r.expected_shape[1:]) > 1 for r in results)
+    if not several:
+        return results
+    return [dataclasses.replace(r, argmax_disagreements=None) if r.argmax_disagreements is not None else r
+            for r in results]
 
 
 def classes_seen(accs: Sequence[OutputAccumulator], classes: Sequence[Any] | None,

@@ -299,6 +299,35 @@ def test_reference_without_data_is_a_usage_error(logreg):
         og.validate(conv.model, reference=clf)
 
 
+@pytest.mark.parametrize("how", ["one_vs_rest", "chain", "multi_class"])
+def test_argmax_is_said_of_one_distribution_per_row_not_of_a_multi_label_classifiers_probabilities(how):
+    # two labels' probabilities swapped: a multi-label classifier's are 4 independent sigmoids, and "argmax differs
+    # on 148 rows" said nothing of it; a multi-class classifier's columns swapped keep saying it
+    from _tampering import columns_swapped
+    from sklearn.datasets import load_iris, make_multilabel_classification
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.multioutput import ClassifierChain
+
+    if how == "multi_class":
+        X, y = load_iris(return_X_y=True)
+        model = LogisticRegression(max_iter=1000).fit(X, y)
+    else:  # ClassifierChain's label is float [N,4], compared exactly by its name
+        X, y = make_multilabel_classification(n_samples=300, n_features=8, n_classes=4, random_state=0)
+        made = OneVsRestClassifier if how == "one_vs_rest" else ClassifierChain
+        model = made(LogisticRegression(max_iter=1000)).fit(X, y)
+    X = X.astype(np.float32)
+    swapped = columns_swapped(og.convert(model, X).model, "probabilities", 0, 1, width=len(model.classes_)
+                              if how == "multi_class" else 4)
+    result = check_prediction_parity(swapped, model, X)
+    assert not result and "output 'probabilities'" in result.message
+    (probabilities,) = [o for o in result.details["outputs"] if o["name"] == "probabilities"]
+    if how == "multi_class":
+        assert "argmax differs on" in result.message and probabilities["argmax_disagreements"] > 0
+    else:
+        assert "argmax" not in result.message and probabilities["argmax_disagreements"] is None, result.message
+
+
 def test_onnx_model_as_reference(ridge):
     _reg, conv, X = ridge
     result = check_prediction_parity(conv.model, conv.model, X)
