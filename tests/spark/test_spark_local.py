@@ -16,6 +16,7 @@ import onnxgate.spark as ogs
 from onnxgate.cli import main
 from onnxgate.errors import InvalidDataError, UnsupportedModelError
 from onnxgate.sketch import LogHistogram
+from onnxgate.validators.accumulator import MISMATCH_INDEX_LIMIT
 
 FEATURES = [f"f{i}" for i in range(4)]
 
@@ -2068,7 +2069,10 @@ def test_worst_rows_a_pca_rounds_across_a_trees_split_are_named_tree_flips_as_lo
     for words in ("the Sub, MatMul before the trees",
                   "The file computes these steps in float32, as the reference does"):
         assert words in ours.message and words in local.message
-    assert "validate on held-out rows" in local.message  # every row that differs scored again, each a flip
+    if local.details["outputs"][0]["mismatched_rows"] <= MISMATCH_INDEX_LIMIT:  # every row that differs scored again
+        assert "validate on held-out rows" in local.message
+    else:  # 101 rows with OpenBLAS's SSE3 kernels (OPENBLAS_CORETYPE=Prescott): the first 100 scored again, said so
+        assert "the others were not scored again" in local.message and "validate on held-out rows" not in local.message
     flips = ours.details["tree_flips"]
     assert flips["flips"] == flips["rows"] == len(worst) > 0  # every worst row, as locally every row that differs
     assert sorted(e["row"] for e in flips["examples"]) == sorted(worst)
