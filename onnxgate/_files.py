@@ -50,6 +50,7 @@ __all__ = [
     "link_note",
     "occupied",
     "read_regular_file",
+    "refuse_dangling_folder_link",
     "refuse_filled_folder",
 ]
 
@@ -515,6 +516,28 @@ def refuse_filled_folder(folder: str | os.PathLike[str], *, overwrite: bool) -> 
             "overwrite=True (CLI: --force) or choose a new folder.",
             path=str(path),
         )
+
+
+def refuse_dangling_folder_link(folder: str | os.PathLike[str]) -> None:
+    """Refuse to write a folder at ``folder`` when it is a symbolic link to nothing: a folder cannot be made through
+    it (``mkdir`` says "File exists"), and package's staging folder, renamed onto the link, named itself: "cannot use
+    '.out.<pid>.partial/out': Not a directory". A link that loops is :func:`link_loop_refusal`'s.
+
+    Raises
+    ------
+    OutputExistsError
+        ``folder`` is a symbolic link to nothing.
+    """
+    import shlex
+
+    if dangling_link(folder) is None or link_loops(folder):
+        return
+    path = Path(folder)
+    raise OutputExistsError(
+        f"{str(path)!r}{link_note(path, folder=True)}: a folder cannot be written through it; create the folder it "
+        f"leads to (mkdir -p {shlex.quote(str(path.resolve()))}) or remove the link (rm {shlex.quote(str(path))})",
+        path=str(path),
+    )
 
 
 def link_loops(path: str | os.PathLike[str]) -> bool:

@@ -1132,15 +1132,16 @@ def write_folder_atomically(folder: str | os.PathLike[str], files: Mapping[str, 
     ------
     OutputExistsError
         ``folder`` is not empty and ``overwrite`` is false, or it (or a folder on its way) is a symbolic link that
-        loops.
+        loops, or it is a symbolic link to nothing.
     OSError
         Writing failed (a full disk...); the error names ``folder``, not the staging folder.
     """
-    from onnxgate._files import link_loop_refusal, refuse_filled_folder
+    from onnxgate._files import link_loop_refusal, refuse_dangling_folder_link, refuse_filled_folder
 
     looping = link_loop_refusal(folder, folder=True)
     if looping is not None:
         raise OutputExistsError(looping, path=os.fspath(folder))
+    refuse_dangling_folder_link(folder)
     refuse_filled_folder(folder, overwrite=overwrite)
     target = Path(folder).absolute()
     if target.is_symlink() and target.is_dir():

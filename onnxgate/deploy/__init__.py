@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from onnxgate._files import link_note, refuse_filled_folder
+from onnxgate._files import link_note, refuse_dangling_folder_link, refuse_filled_folder
 from onnxgate.errors import OutputExistsError, TargetError
 
 __all__ = ["PACKAGERS", "package"]
@@ -85,6 +85,7 @@ def package(
         raise OutputExistsError(f"{str(folder)!r}{link_note(folder, folder=True)} is a file; package into a folder: "
                                 f"give -o a new or empty folder (e.g. -o {folder.stem or 'model'}_pkg)",
                                 path=str(folder))
+    refuse_dangling_folder_link(folder)
     refuse_filled_folder(folder, overwrite=overwrite)
     return _packager_for(tgt)(model, target=tgt, out=folder, reference=reference, data=data,
                               overwrite=overwrite, **options)

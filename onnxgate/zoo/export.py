@@ -6,7 +6,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from onnxgate._files import link_note
+from onnxgate._files import link_note, refuse_dangling_folder_link
 from onnxgate.errors import OutputExistsError
 
 __all__ = ["export", "save_data"]
@@ -40,6 +40,7 @@ def export(name: str, out: Path, *, opset: int | None = None, overwrite: bool = 
     from onnxgate.zoo import get
 
     entry = get(name)
+    refuse_dangling_folder_link(out)  # was "cannot use 'out': File exists"
     if out.exists() and not out.is_dir():  # was "cannot use 'out': Not a directory"
         raise OutputExistsError(f"{str(out)!r}{link_note(out, folder=True)} is a file; export into a folder: give -o "
                                 "a new or empty folder", path=str(out))

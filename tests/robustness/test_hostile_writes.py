@@ -351,6 +351,25 @@ def test_a_folder_output_given_as_a_symbolic_link_is_refused_naming_where_it_lea
         assert os.readlink("out") == "elsewhere/x" and (real / "model.onnx").is_file()
 
 
+@pytest.mark.parametrize("command", ["package", "zoo export"])
+def test_a_folder_output_given_as_a_symbolic_link_to_nothing_is_refused_saying_how_to_fix_it(
+        iris_files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        command: str) -> None:
+    """Before: package said "cannot use '.../.out.<pid>.partial/out': Not a directory", naming its staging folder,
+    and zoo export "cannot use 'out': File exists"; --force cannot write a folder through the link either."""
+    monkeypatch.chdir(tmp_path)
+    Path("out").symlink_to("elsewhere/x")
+    args = (["package", f"{iris_files}/model.onnx", "--target", "container", "-o", "out"] if command == "package"
+            else ["zoo", "export", "sklearn-iris-logreg", "-o", "out"])
+    said = (f"'out' (a symbolic link to 'elsewhere/x', which does not exist): a folder cannot be written through it; "
+            f"create the folder it leads to (mkdir -p {tmp_path / 'elsewhere' / 'x'}) or remove the link (rm out)")
+    for force in ([], ["--force"]):
+        assert main([*args, *force]) == 2
+        err = capsys.readouterr().err
+        assert said in err and err.count("\n") == 1, err
+    assert os.readlink("out") == "elsewhere/x" and os.listdir() == ["out"]
+
+
 # -- item 10: kill -9 during package ----------------------------------------------------------
 
 _SLOW_PACKAGE = """
