@@ -986,15 +986,14 @@ def onnxruntime_failure(session: Any, feeds: Mapping[str, Any], signature: Signa
 def fixed_batch_finding(rows: int, err: BaseException | str, session: Any = None) -> str:
     """The finding for a model that scores the data's batches but fails on a batch of its first ``rows``;
     ``session``: its onnxruntime session, which says whether its inputs declare the batch size they fix."""
-    from onnxgate.runtime import dynamic_axis_fix, fixed_rows, fixed_rows_said
+    from onnxgate.runtime import fixed_rows, fixed_rows_said
 
     size = None if session is None else fixed_rows(session)
     cause = (f": {fixed_rows_said(session, size)}" if size is not None
              else f" ({first_line(err, 200)}): the model fixes its batch size though its inputs declare it free")
-    fix = ("export it with a dynamic first axis (and the rows first: an RNN with batch_first=True)" if session is None
-           else dynamic_axis_fix(session))  # the advice score and the other parity findings give, from the inputs
     return (f"onnxruntime scores the data's batches but fails on a batch of its first {rows} rows{cause}, so a "
-            f"service or PREDICT scoring batches of another size fails; {fix}")
+            "service or PREDICT scoring batches of another size fails. Export it with a dynamic first axis (and the "
+            "rows first: an RNN with batch_first=True)")
 
 
 def _first_failing_row(session: Any, feeds: Mapping[str, Any]) -> int | None:
